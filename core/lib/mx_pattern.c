@@ -22,11 +22,9 @@
  * [Ldh-str]; plus the DNS limits of 63 octets a label, 253 a name.
  * `what` names the thing in error messages.
  */
-static stsguard_status check_domain(const char *s, size_t len, const char *what, stsguard_err *err)
+static stsguard_status check_domain(const char *s, size_t len, const char *what, const char *shown,
+                                    stsguard_err *err)
 {
-	char shown[80];
-
-	sg_escape(shown, sizeof shown, s, len);
 	if (len == 0)
 		return sg_err(err, STSGUARD_INVALID, "%s is empty", what);
 	if (len > NAME_MAX_)
@@ -81,18 +79,19 @@ static stsguard_status check_domain(const char *s, size_t len, const char *what,
 
 stsguard_status stsguard_mx_pattern_check(const char *pattern, size_t len, stsguard_err *err)
 {
+	char shown[80];
+	size_t skip = 0;
+
 	if (pattern == NULL)
 		return sg_err(err, STSGUARD_BADARG, "no mx pattern");
+	sg_escape(shown, sizeof shown, pattern, len);
 	if (len >= 2 && pattern[0] == '*' && pattern[1] == '.')
-		return check_domain(pattern + 2, len - 2, "mx pattern after '*.'", err);
-	if (memchr(pattern, '*', len) != NULL) {
-		char shown[80];
-		sg_escape(shown, sizeof shown, pattern, len);
+		skip = 2;
+	if (memchr(pattern + skip, '*', len - skip) != NULL)
 		return sg_err(err, STSGUARD_INVALID,
 		              "mx pattern '%s': '*' is only allowed as the whole leftmost label ('*.example.com')",
 		              shown);
-	}
-	return check_domain(pattern, len, "mx pattern", err);
+	return check_domain(pattern + skip, len - skip, "mx pattern", shown, err);
 }
 
 bool stsguard_mx_pattern_match(const char *pattern, const char *host)
@@ -107,7 +106,7 @@ bool stsguard_mx_pattern_match(const char *pattern, const char *host)
 	if (hlen > 0 && host[hlen - 1] == '.')
 		hlen--;
 	/* A host that is not a valid name (or is an address) matches nothing. */
-	if (check_domain(host, hlen, "host", NULL) != STSGUARD_OK)
+	if (check_domain(host, hlen, "host", "", NULL) != STSGUARD_OK)
 		return false;
 
 	if (plen >= 2 && pattern[0] == '*' && pattern[1] == '.') {

@@ -195,7 +195,7 @@ stsguard_status stsguard_policy_parse(const char *body, size_t len, stsguard_pol
 	if (body == NULL && len != 0)
 		return sg_err(err, STSGUARD_BADARG, "no body");
 	if (len > STSGUARD_POLICY_BODY_MAX)
-		return sg_err(err, STSGUARD_TOOBIG, "policy is %zu bytes, more than %u", len, STSGUARD_POLICY_BODY_MAX);
+		return sg_err(err, STSGUARD_TOOBIG, "policy is larger than %u bytes", STSGUARD_POLICY_BODY_MAX);
 	if (len == 0)
 		return sg_err(err, STSGUARD_INVALID, "policy is empty");
 

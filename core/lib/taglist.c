@@ -95,10 +95,12 @@ stsguard_status sg_taglist_scan(const char *rec, size_t len, const char *version
 
 	i = vlen;
 	for (;;) {
-		/* delimiter: *WSP ";" *WSP */
-		i = skip_wsp(rec, i, len);
+		/* delimiter: *WSP ";" *WSP; whitespace alone may not end the record */
 		if (i == len)
 			break;
+		i = skip_wsp(rec, i, len);
+		if (i == len)
+			return sg_err(err, STSGUARD_INVALID, "whitespace at the end of the record without ';'");
 		if (rec[i] != ';')
 			return sg_err(err, STSGUARD_INVALID, "expected ';' at offset %zu", i);
 		i = skip_wsp(rec, i + 1, len);
@@ -134,7 +136,7 @@ stsguard_status sg_taglist_scan(const char *rec, size_t len, const char *version
 		if (st != STSGUARD_OK)
 			return st;
 		nfields++;
-		i = vend;
+		i = vtrim;
 	}
 	if (nfields == 0)
 		return sg_err(err, STSGUARD_INVALID, "record has no fields after \"%s\"", version);

@@ -1,12 +1,12 @@
 #!/bin/sh
 # run-golden.sh STSGUARD CASE.args
-# Runs STSGUARD with the arguments of CASE.args (one per line; @DATA@ is
-# replaced by tests/golden/data; a line "<FILE" feeds FILE on stdin) and
+# Runs STSGUARD in tests/golden/data with the arguments of CASE.args (one
+# per line; a line "<FILE" feeds FILE on stdin) and
 # compares stdout, stderr and the exit status with CASE.out byte for byte.
 # Set GOLDEN_UPDATE=1 to rewrite CASE.out instead (then review the diff).
 set -eu
-bin=$1
-args=$2
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+args=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 dir=$(cd "$(dirname "$args")" && pwd)
 data=$(cd "$dir/../data" && pwd)
 out=${args%.args}.out
@@ -16,7 +16,6 @@ trap 'rm -rf "$tmp"' EXIT
 set --
 stdin=/dev/null
 while IFS= read -r line || [ -n "$line" ]; do
-	line=$(printf '%s' "$line" | sed "s|@DATA@|$data|g")
 	case $line in
 	"<"*) stdin=${line#<} ;;
 	*) set -- "$@" "$line" ;;
@@ -24,6 +23,7 @@ while IFS= read -r line || [ -n "$line" ]; do
 done <"$args"
 
 rc=0
+cd "$data"
 "$bin" "$@" <"$stdin" >"$tmp/stdout" 2>"$tmp/stderr" || rc=$?
 {
 	echo "== stdout"
