@@ -36,14 +36,14 @@ static stsguard_status line_err(struct parse_state *s, const char *what, const c
 	return sg_err(s->err, STSGUARD_INVALID, "line %zu: %s '%s'", s->line, what, shown);
 }
 
-/* RFC 3629 UTF-8, no overlongs or surrogates; and no control characters. */
+/* RFC 3629 UTF-8, no overlongs or surrogates; no control characters (tab included). */
 static bool value_chars_ok(const unsigned char *v, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
 		unsigned char c = v[i];
 		if (c < 0x80) {
-			if ((c < 0x21 && c != ' ' && c != '\t') || c == 0x7f)
+			if ((c < 0x21 && c != ' ') || c == 0x7f) /* only SP inside a value (§3.2 ABNF) */
 				return false;
 			i++;
 			continue;
@@ -213,7 +213,7 @@ stsguard_status stsguard_policy_parse(const char *body, size_t len, stsguard_pol
 		const char *l = body + pos;
 
 		s.line++;
-		if (llen > 0 && l[llen - 1] == '\r')
+		if (nl != NULL && llen > 0 && l[llen - 1] == '\r')
 			llen--; /* CRLF, erratum 6253 */
 		if (memchr(l, '\r', llen) != NULL) {
 			st = sg_err(err, STSGUARD_INVALID, "line %zu: carriage return not followed by a line feed", s.line);

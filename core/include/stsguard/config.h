@@ -1,0 +1,57 @@
+/*
+ * config.h - /etc/stsguard/stsguard.conf.
+ *
+ * Plain "key = value" lines; '#' starts a comment line; blank lines are
+ * ignored; keys are case-sensitive; an unknown key or a bad value is an
+ * error that names the file and line, so a typo never goes unnoticed.
+ * Every key is documented in docs/configuration.md (a test checks it).
+ */
+#ifndef STSGUARD_CONFIG_H
+#define STSGUARD_CONFIG_H
+
+#include <stddef.h>
+
+#include "dns.h"
+#include "status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STSGUARD_DEFAULT_CONFIG "/etc/stsguard/stsguard.conf"
+#define STSGUARD_DEFAULT_CACHE_DIR "/var/lib/stsguard"
+#define STSGUARD_CONFIG_FILE_MAX (256u * 1024u)
+#define STSGUARD_CONFIG_LINE_MAX 4096u
+
+typedef struct stsguard_config {
+	stsguard_resolver_conf resolver; /* "resolver", "dns_timeout", "dns_tries" */
+	char *ca_file;                   /* "ca_file"; NULL: system trust store */
+	char *cache_dir;                 /* "cache_dir" */
+	unsigned fetch_timeout;          /* "fetch_timeout", seconds */
+	char *proxy;                     /* "https_proxy"; NULL: never a proxy */
+} stsguard_config;
+
+/* Defaults for every key. *out for stsguard_config_free(). */
+STSGUARD_EXPORT stsguard_status stsguard_config_new(stsguard_config **out);
+
+/*
+ * Read path into a new config (defaults for keys not given). A missing file
+ * is STSGUARD_IO unless missing_ok, in which case the defaults are used.
+ * On failure *out is NULL and err says "FILE:LINE: what is wrong".
+ */
+STSGUARD_EXPORT stsguard_status stsguard_config_load(const char *path, int missing_ok,
+                                                     stsguard_config **out, stsguard_err *err);
+
+/* Parse a config held in memory; name is used in error messages. */
+STSGUARD_EXPORT stsguard_status stsguard_config_parse(const char *text, size_t len, const char *name,
+                                                      stsguard_config **out, stsguard_err *err);
+
+STSGUARD_EXPORT void stsguard_config_free(stsguard_config *config);
+
+/* NULL-terminated list of every key the parser knows (for documentation checks). */
+STSGUARD_EXPORT const char *const *stsguard_config_keys(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

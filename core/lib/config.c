@@ -1,0 +1,301 @@
+/*
+ * config.c - the stsguard configuration file.
+ *
+ * One table lists every key with its parser; unknown keys and bad values
+ * are errors with "file:line", because a silently ignored typo in a
+ * security setting (say, a CA bundle) is worse than a refusal to start.
+ */
+#include "stsguard/config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+typedef stsguard_status (*key_fn)(stsguard_config *c, const char *v, stsguard_err *err);
+
+static stsguard_status parse_uint(const char *v, unsigned min, unsigned max, unsigned *out, stsguard_err *err)
+{
+	unsigned long n = 0;
+
+	if (*v == '\0')
+		return sg_err(err, STSGUARD_INVALID, "empty number");
+	for (const char *p = v; *p != '\0'; p++) {
+		if (!sg_is_digit((unsigned char)*p))
+			return sg_err(err, STSGUARD_INVALID, "'%s' is not a number", v);
+		n = n * 10 + (unsigned long)(*p - '0');
+		if (n > max)
+			break;
+	}
+	if (n < min || n > max)
+		return sg_err(err, STSGUARD_INVALID, "%s is out of range %u..%u", v, min, max);
+	*out = (unsigned)n;
+	return STSGUARD_OK;
+}
+
+/* "IP" or "IP:PORT" or "[IPv6]:PORT" or a bare IPv6 literal. */
+static stsguard_status parse_server(const char *s, size_t len, char ip[46], uint16_t *port, stsguard_err *err)
+{
+	char buf[64];
+	const char *host = buf;
+	const char *portstr = NULL;
+	unsigned char tmp[16];
+
+	if (len == 0 || len >= sizeof buf)
+		return sg_err(err, STSGUARD_INVALID, "bad resolver address");
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	if (buf[0] == '[') {
+		char *close = strchr(buf, ']');
+		if (close == NULL)
+			return sg_err(err, STSGUARD_INVALID, "resolver '%s': missing ']'", buf);
+		*close = '\0';
+		host = buf + 1;
+		if (close[1] == ':')
+			portstr = close + 2;
+		else if (close[1] != '\0')
+			return sg_err(err, STSGUARD_INVALID, "resolver '%s': junk after ']'", buf);
+	} else {
+		char *colon = strchr(buf, ':');
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			*colon = '\0';
+			portstr = colon + 1;
+		}
+	}
+	if (inet_pton(AF_INET, host, tmp) != 1 && inet_pton(AF_INET6, host, tmp) != 1)
+		return sg_err(err, STSGUARD_INVALID, "resolver '%s' is not an IP address", host);
+	unsigned p = 53;
+	if (portstr != NULL && parse_uint(portstr, 1, 65535, &p, err) != STSGUARD_OK)
+		return STSGUARD_INVALID;
+	size_t hl = strlen(host);
+	memcpy(ip, host, hl + 1);
+	*port = (uint16_t)p;
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_resolver(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	stsguard_resolver_conf *r = &c->resolver;
+	const char *p = v;
+
+	r->n = 0;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		size_t len = strcspn(p, ", \t");
+		if (r->n >= STSGUARD_RESOLVERS_MAX)
+			return sg_err(err, STSGUARD_INVALID, "more than %d resolvers", STSGUARD_RESOLVERS_MAX);
+		if (parse_server(p, len, r->server[r->n].ip, &r->server[r->n].port, err) != STSGUARD_OK)
+			return STSGUARD_INVALID;
+		r->n++;
+		p += len;
+	}
+	if (r->n == 0)
+		return sg_err(err, STSGUARD_INVALID, "no resolver address");
+	return STSGUARD_OK;
+}
+
+static stsguard_status set_path(char **slot, const char *v, stsguard_err *err)
+{
+	if (v[0] != '/')
+		return sg_err(err, STSGUARD_INVALID, "'%s' is not an absolute path", v);
+	char *copy = sg_strndup(v, strlen(v));
+	if (copy == NULL)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	free(*slot);
+	*slot = copy;
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_ca_file(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_path(&c->ca_file, v, err);
+}
+
+static stsguard_status key_cache_dir(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_path(&c->cache_dir, v, err);
+}
+
+static stsguard_status key_fetch_timeout(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 1, 300, &c->fetch_timeout, err);
+}
+
+static stsguard_status key_dns_timeout(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 100, 30000, &c->resolver.timeout_ms, err);
+}
+
+static stsguard_status key_dns_tries(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 1, 10, &c->resolver.retries, err);
+}
+
+static stsguard_status key_https_proxy(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0 && strncmp(v, "socks5h://", 10) != 0)
+		return sg_err(err, STSGUARD_INVALID, "proxy '%s' must be an http://, https:// or socks5h:// URL", v);
+	char *copy = sg_strndup(v, strlen(v));
+	if (copy == NULL)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	free(c->proxy);
+	c->proxy = copy;
+	return STSGUARD_OK;
+}
+
+static const struct {
+	const char *name;
+	key_fn fn;
+} keys[] = {
+	{"resolver", key_resolver},
+	{"dns_timeout", key_dns_timeout},
+	{"dns_tries", key_dns_tries},
+	{"ca_file", key_ca_file},
+	{"cache_dir", key_cache_dir},
+	{"fetch_timeout", key_fetch_timeout},
+	{"https_proxy", key_https_proxy},
+};
+
+const char *const *stsguard_config_keys(void)
+{
+	static const char *names[sizeof keys / sizeof keys[0] + 1];
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+		names[i] = keys[i].name;
+	names[sizeof keys / sizeof keys[0]] = NULL;
+	return names;
+}
+
+stsguard_status stsguard_config_new(stsguard_config **out)
+{
+	stsguard_config *c = calloc(1, sizeof *c);
+	*out = NULL;
+	if (c == NULL)
+		return STSGUARD_NOMEM;
+	c->resolver.n = 0; /* /etc/resolv.conf */
+	c->resolver.timeout_ms = 2000;
+	c->resolver.retries = 2;
+	c->fetch_timeout = 10;
+	c->cache_dir = sg_strndup(STSGUARD_DEFAULT_CACHE_DIR, strlen(STSGUARD_DEFAULT_CACHE_DIR));
+	if (c->cache_dir == NULL) {
+		free(c);
+		return STSGUARD_NOMEM;
+	}
+	*out = c;
+	return STSGUARD_OK;
+}
+
+void stsguard_config_free(stsguard_config *c)
+{
+	if (c == NULL)
+		return;
+	free(c->ca_file);
+	free(c->cache_dir);
+	free(c->proxy);
+	free(c);
+}
+
+static stsguard_status parse_line(stsguard_config *c, char *line, stsguard_err *err)
+{
+	char *p = line;
+	while (sg_is_wsp((unsigned char)*p))
+		p++;
+	if (*p == '\0' || *p == '#')
+		return STSGUARD_OK;
+	char *eq = strchr(p, '=');
+	if (eq == NULL)
+		return sg_err(err, STSGUARD_INVALID, "expected 'key = value'");
+	char *kend = eq;
+	while (kend > p && sg_is_wsp((unsigned char)kend[-1]))
+		kend--;
+	*kend = '\0';
+	char *v = eq + 1;
+	while (sg_is_wsp((unsigned char)*v))
+		v++;
+	char *vend = v + strlen(v);
+	while (vend > v && sg_is_wsp((unsigned char)vend[-1]))
+		vend--;
+	*vend = '\0';
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (strcmp(keys[i].name, p) != 0)
+			continue;
+		stsguard_err kerr = {""};
+		if (keys[i].fn(c, v, &kerr) != STSGUARD_OK)
+			return sg_err(err, STSGUARD_INVALID, "%s: %s", p, kerr.msg);
+		return STSGUARD_OK;
+	}
+	char shown[64];
+	sg_escape(shown, sizeof shown, p, strlen(p));
+	return sg_err(err, STSGUARD_INVALID, "unknown key '%s'", shown);
+}
+
+stsguard_status stsguard_config_parse(const char *text, size_t len, const char *name, stsguard_config **out,
+                                      stsguard_err *err)
+{
+	stsguard_config *c;
+	size_t pos = 0, lineno = 0;
+
+	*out = NULL;
+	if (len > STSGUARD_CONFIG_FILE_MAX)
+		return sg_err(err, STSGUARD_TOOBIG, "%s: larger than %u bytes", name, STSGUARD_CONFIG_FILE_MAX);
+	if (stsguard_config_new(&c) != STSGUARD_OK)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - text) : len;
+		char line[STSGUARD_CONFIG_LINE_MAX];
+		size_t llen = end - pos;
+
+		lineno++;
+		if (llen > 0 && text[pos + llen - 1] == '\r')
+			llen--;
+		if (llen >= sizeof line) {
+			stsguard_config_free(c);
+			return sg_err(err, STSGUARD_INVALID, "%s:%zu: line longer than %u bytes", name, lineno,
+			              STSGUARD_CONFIG_LINE_MAX - 1);
+		}
+		memcpy(line, text + pos, llen);
+		line[llen] = '\0';
+		if (memchr(line, '\0', llen) != NULL) {
+			stsguard_config_free(c);
+			return sg_err(err, STSGUARD_INVALID, "%s:%zu: NUL byte", name, lineno);
+		}
+		stsguard_err lerr = {""};
+		if (parse_line(c, line, &lerr) != STSGUARD_OK) {
+			stsguard_config_free(c);
+			return sg_err(err, STSGUARD_INVALID, "%s:%zu: %s", name, lineno, lerr.msg);
+		}
+		pos = nl != NULL ? end + 1 : len;
+	}
+	*out = c;
+	return STSGUARD_OK;
+}
+
+stsguard_status stsguard_config_load(const char *path, int missing_ok, stsguard_config **out, stsguard_err *err)
+{
+	*out = NULL;
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		if (errno == ENOENT && missing_ok)
+			return stsguard_config_new(out) == STSGUARD_OK ? STSGUARD_OK
+			                                                : sg_err(err, STSGUARD_NOMEM, "out of memory");
+		return sg_err(err, STSGUARD_IO, "%s: %s", path, strerror(errno));
+	}
+	char *buf = malloc(STSGUARD_CONFIG_FILE_MAX + 1);
+	if (buf == NULL) {
+		fclose(f);
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	}
+	size_t n = fread(buf, 1, STSGUARD_CONFIG_FILE_MAX + 1, f);
+	int bad = ferror(f);
+	fclose(f);
+	stsguard_status st = bad ? sg_err(err, STSGUARD_IO, "%s: read error", path)
+	                         : stsguard_config_parse(buf, n, path, out, err);
+	free(buf);
+	return st;
+}
