@@ -6,10 +6,14 @@
  * negative one (reason on stderr), 2 for a usage error or unreadable input.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "stsguard/config.h"
+#include "stsguard/discover.h"
 #include "stsguard/mx_pattern.h"
 #include "stsguard/policy.h"
 #include "stsguard/sts_txt.h"
@@ -18,6 +22,7 @@
 #define EXIT_YES 0
 #define EXIT_NO 1
 #define EXIT_USAGE 2
+#define EXIT_TEMPFAIL 75 /* sysexits EX_TEMPFAIL: try again later */
 
 struct command {
 	const char *name;
@@ -166,6 +171,120 @@ static int cmd_match(int argc, char **argv)
 	return EXIT_NO;
 }
 
+static void print_discovery(const stsguard_discovery *d)
+{
+	const stsguard_policy *p = d->policy;
+
+	printf("domain:    %s\n", d->domain);
+	printf("verdict:   %s\n", stsguard_verdict_name(d->verdict));
+	if (p != NULL) {
+		char when[32] = "?";
+		time_t t = (time_t)d->expires_at;
+		struct tm tm;
+		if (gmtime_r(&t, &tm) != NULL)
+			strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("policy id: %s\n", d->policy_id);
+		printf("mode:      %s\n", stsguard_mode_name(p->mode));
+		printf("max_age:   %u (expires %s)\n", (unsigned)p->max_age, when);
+		for (size_t i = 0; i < p->n_mx; i++)
+			printf("mx:        %s\n", p->mx[i]);
+	}
+	printf("source:    %s\n", d->source == STSGUARD_SOURCE_CACHE ? "cache" : "fetched");
+	for (size_t i = 0; d->tlsrpt != NULL && i < d->tlsrpt->n_rua; i++)
+		printf("rua:       %s\n", d->tlsrpt->rua[i]);
+	if (d->error != STSGUARD_REASON_NONE)
+		printf("error:     %s (%s): %s\n", stsguard_reason_name(d->error), stsguard_reason_result_type(d->error),
+		       d->error_detail);
+	for (size_t i = 0; i < d->n_hosts; i++)
+		printf("mx host:   %u %s %s%s\n", (unsigned)d->hosts[i].preference, d->hosts[i].host,
+		       d->hosts[i].allowed ? "allowed" : "denied",
+		       d->hosts[i].dane == STSGUARD_DANE_PRESENT   ? " dane"
+		       : d->hosts[i].dane == STSGUARD_DANE_UNKNOWN ? " dane-unknown"
+		                                                   : "");
+}
+
+static int cmd_query(int argc, char **argv)
+{
+	const char *domain = NULL, *config_path = NULL;
+	int json = 0, direct = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[i], "--direct") == 0)
+			direct = 1;
+		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			config_path = argv[++i];
+		else if (argv[i][0] == '-')
+			return usage("query: unknown option");
+		else if (domain == NULL)
+			domain = argv[i];
+		else
+			return usage("query takes one DOMAIN");
+	}
+	if (domain == NULL)
+		return usage("query needs a DOMAIN");
+	if (!direct)
+		return usage("query needs --direct (queries through stsguardd come with the daemon)");
+
+	stsguard_config *cfg;
+	stsguard_err err = {""};
+	if (stsguard_config_load(config_path != NULL ? config_path : STSGUARD_DEFAULT_CONFIG, config_path == NULL, &cfg,
+	                         &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	char norm[STSGUARD_DOMAIN_MAX + 1];
+	if (stsguard_domain_normalize(domain, norm) != STSGUARD_OK) {
+		stsguard_config_free(cfg);
+		return usage("query: DOMAIN must be a domain name in A-label (xn--) form");
+	}
+
+	stsguard_cache *cache = NULL;
+	if (stsguard_cache_open(cfg->cache_dir, &cache, &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: warning: %s; continuing without the persistent cache\n", err.msg);
+		(void)stsguard_cache_open(NULL, &cache, NULL);
+	}
+	stsguard_dns *dns = NULL;
+	if (stsguard_dns_new(&cfg->resolver, &dns, &err) != STSGUARD_OK || stsguard_fetch_global_init() != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg[0] != '\0' ? err.msg : "cannot initialise libcurl");
+		stsguard_dns_free(dns);
+		stsguard_cache_close(cache);
+		stsguard_config_free(cfg);
+		return EXIT_TEMPFAIL;
+	}
+	stsguard_fetch_conf fconf = {
+	    .ca_file = cfg->ca_file, .timeout_s = cfg->fetch_timeout, .proxy = cfg->proxy, .port = 0};
+	stsguard_discover_env env = {
+	    .dns = &stsguard_ldns_resolver_ops,
+	    .dns_ctx = dns,
+	    .fetch = &stsguard_curl_fetch_ops,
+	    .fetch_ctx = &fconf,
+	    .cache = cache,
+	    .now = (int64_t)time(NULL),
+	};
+	stsguard_discovery *d = NULL;
+	int rc;
+	if (stsguard_discover(&env, norm, &d, &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		rc = EXIT_TEMPFAIL;
+	} else {
+		char *out = NULL;
+		if (json && stsguard_discovery_to_json(d, &out) == STSGUARD_OK)
+			printf("%s\n", out);
+		else if (!json)
+			print_discovery(d);
+		free(out);
+		rc = d->verdict == STSGUARD_VERDICT_TEMPFAIL ? EXIT_TEMPFAIL : EXIT_YES;
+	}
+	stsguard_discovery_free(d);
+	stsguard_dns_free(dns);
+	stsguard_fetch_global_cleanup();
+	stsguard_cache_close(cache);
+	stsguard_config_free(cfg);
+	return rc;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -189,6 +308,20 @@ static const struct command commands[] = {
 	 "'example.com' nor 'a.b.example.com'); comparison ignores case and one\n"
 	 "trailing dot on HOSTNAME. Match: exit 0. No match: exit 1.\n",
 	 cmd_match},
+	{"query", "query DOMAIN --direct [--json] [-c FILE]",
+	 "Discover DOMAIN's MTA-STS policy and print the verdict an MTA would get.\n"
+	 "\n"
+	 "  --direct   run discovery in this process (DNS, HTTPS) with the configured\n"
+	 "             cache_dir, instead of asking stsguardd\n"
+	 "  --json     one line of JSON: domain, verdict, policy_id, mode, max_age,\n"
+	 "             expires_at, mx, source (fetched|cache), rua, error, result_type,\n"
+	 "             error_detail, mx_hosts\n"
+	 "  -c FILE    configuration file (default " STSGUARD_DEFAULT_CONFIG ")\n"
+	 "\n"
+	 "Verdicts: enforce, testing, none, no-policy, dane, tempfail.\n"
+	 "Exit status: 0 for a definite verdict, 75 when the answer is \"try again\"\n"
+	 "(tempfail), 2 for usage or configuration errors.\n",
+	 cmd_query},
 	{"help", "help [COMMAND]", "Show the list of commands, or the help of one command.\n", cmd_help},
 };
 
