@@ -1,0 +1,12 @@
+#!/bin/sh
+# install-deps.sh - the Debian 12 packages needed to build stsguard and run
+# every test (as root). MTA packages are never installed: the tests fetch
+# them with apt-get download and unpack them into the build tree.
+set -eu
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends \
+	cmake ninja-build gcc clang libclang-rt-14-dev pkg-config make \
+	libssl-dev libldns-dev libcurl4-openssl-dev zlib1g-dev \
+	nsd unbound nginx ldnsutils iproute2 openssl ca-certificates curl \
+	valgrind procps
