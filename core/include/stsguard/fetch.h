@@ -42,7 +42,10 @@ typedef struct stsguard_fetch_result {
 struct stsguard_fetch_ops {
 	/* Fetch the policy of policy_host ("mta-sts.<domain>") from one of addrs.
 	 * Returns STSGUARD_OK with res->body set, or another status with
-	 * res->reason set; res is always initialised. */
+	 * res->reason set; res is always initialised. The status only
+	 * summarises the reason (TEMPFAIL: connect/tls/internal, TIMEOUT,
+	 * NONE: host-not-found/http-status/http-redirect/certificate-*,
+	 * INVALID: content-type, TOOBIG, NOMEM, BADARG); act on res->reason. */
 	stsguard_status (*fetch)(void *ctx, const char *policy_host, const stsguard_addr_set *addrs,
 	                         stsguard_fetch_result *res);
 };
