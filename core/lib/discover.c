@@ -136,13 +136,13 @@ static bool lookup_hosts(const stsguard_discover_env *env, stsguard_discovery *d
 
 	memset(&mx, 0, sizeof mx);
 	stsguard_status st = env->dns->mx(env->dns_ctx, d->domain, &mx, &err);
-	if (st == STSGUARD_TEMPFAIL || st == STSGUARD_BADARG) {
+	if (st != STSGUARD_OK && st != STSGUARD_NONE) {
 		set_detail(d->error_detail, err.msg);
 		return false;
 	}
 	if (st == STSGUARD_NONE) {
 		/* RFC 5321 §5.1: no MX means the domain itself is the MX - unless it is a null MX. */
-		if (strstr(err.msg, "null MX") == NULL) {
+		if (!mx.null_mx) {
 			snprintf(d->hosts[0].host, sizeof d->hosts[0].host, "%s", d->domain);
 			d->n_hosts = 1;
 		}

@@ -53,6 +53,7 @@ typedef struct stsguard_mx_set {
 		char host[256]; /* lower case, no trailing dot */
 	} mx[STSGUARD_MX_MAX];  /* sorted by preference, ties in answer order */
 	uint32_t ttl;
+	bool null_mx;           /* NONE because of a null MX (RFC 7505): no mail, no implicit MX */
 } stsguard_mx_set;
 
 typedef struct stsguard_addr_set {
@@ -80,12 +81,14 @@ struct stsguard_resolver_ops {
 	                        stsguard_err *err);
 };
 
+/* Blocking lookups; one stsguard_dns per thread. */
 typedef struct stsguard_dns stsguard_dns;
 
 /* A resolver context for the ldns implementation; ctx for stsguard_ldns_resolver_ops. */
 STSGUARD_EXPORT stsguard_status stsguard_dns_new(const stsguard_resolver_conf *conf, stsguard_dns **out,
                                                  stsguard_err *err);
 STSGUARD_EXPORT void stsguard_dns_free(stsguard_dns *dns);
+/* Frees rec[i].data, rec and the set: separate malloc blocks (fakes must match). */
 STSGUARD_EXPORT void stsguard_txt_set_free(stsguard_txt_set *set);
 
 STSGUARD_EXPORT extern const struct stsguard_resolver_ops stsguard_ldns_resolver_ops;
