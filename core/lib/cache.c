@@ -14,7 +14,10 @@
  * descriptor, so a kill -9 can at worst leave a torn last line, which fails
  * its checksum and is skipped at load. Compaction writes a fresh file, fsyncs
  * it and renames it over the journal: the old file stays whole until the
- * rename. Fields are validated at load as strictly as fresh network input,
+ * rename. One process at a time: an flock on "cache.lock", a file that is
+ * never replaced (a lock on the journal itself would be lost to a waiter
+ * holding the old, renamed-over file). Fields are validated at load as
+ * strictly as fresh network input,
  * so a hand-edited or damaged file cannot smuggle in a bad mx pattern.
  */
 #include "stsguard/cache.h"
@@ -35,6 +38,7 @@
 #include "util.h"
 
 #define JOURNAL "cache.journal"
+#define LOCKFILE "cache.lock"
 #define HEADER "stsguard-cache 1"
 #define LINE_MAX_ (96u * 1024u)
 #define LOCK_WAIT_MS 2000
@@ -48,6 +52,7 @@ struct slot {
 struct stsguard_cache {
 	char *dir;       /* NULL: memory only */
 	int fd;          /* journal, O_APPEND; -1 when memory only */
+	int lockfd;      /* cache.lock, flocked while open; -1 when memory only */
 	struct slot **buckets;
 	size_t nbuckets; /* power of two */
 	size_t count;
@@ -368,11 +373,11 @@ static bool apply_line(stsguard_cache *c, char *line, size_t len)
 	return true;
 }
 
-static char *journal_path(const stsguard_cache *c, const char *suffix)
+static char *dir_path(const stsguard_cache *c, const char *name, const char *suffix)
 {
 	sg_buf b;
 	sg_buf_init(&b, 8192);
-	if (sg_buf_printf(&b, "%s/%s%s", c->dir, JOURNAL, suffix) != STSGUARD_OK) {
+	if (sg_buf_printf(&b, "%s/%s%s", c->dir, name, suffix) != STSGUARD_OK) {
 		sg_buf_free(&b);
 		return NULL;
 	}
@@ -420,7 +425,7 @@ static stsguard_status write_all(int fd, const char *p, size_t len)
 	return STSGUARD_OK;
 }
 
-static stsguard_status lock_journal(int fd, const char *path, stsguard_err *err)
+static stsguard_status lock_cache(int fd, const char *path, stsguard_err *err)
 {
 	for (int waited = 0;; waited += 50) {
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
@@ -441,6 +446,7 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 	if (c == NULL)
 		return sg_err(err, STSGUARD_NOMEM, "out of memory");
 	c->fd = -1;
+	c->lockfd = -1;
 	c->nbuckets = 64;
 	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
 	if (c->buckets == NULL) {
@@ -452,9 +458,10 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 		return STSGUARD_OK;
 	}
 	c->dir = sg_strndup(dir, strlen(dir));
-	char *path = c->dir != NULL ? journal_path(c, "") : NULL;
-	char *tmp = c->dir != NULL ? journal_path(c, ".tmp") : NULL;
-	if (path == NULL || tmp == NULL) {
+	char *path = c->dir != NULL ? dir_path(c, JOURNAL, "") : NULL;
+	char *tmp = c->dir != NULL ? dir_path(c, JOURNAL, ".tmp") : NULL;
+	char *lockpath = c->dir != NULL ? dir_path(c, LOCKFILE, "") : NULL;
+	if (path == NULL || tmp == NULL || lockpath == NULL) {
 		st = sg_err(err, STSGUARD_NOMEM, "out of memory");
 		goto fail;
 	}
@@ -462,14 +469,19 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 		st = sg_err(err, STSGUARD_IO, "cannot create %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	c->lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (c->lockfd < 0) {
+		st = sg_err(err, STSGUARD_IO, "cannot open %s: %s", lockpath, strerror(errno));
+		goto fail;
+	}
+	st = lock_cache(c->lockfd, dir, err);
+	if (st != STSGUARD_OK)
+		goto fail;
 	c->fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (c->fd < 0) {
 		st = sg_err(err, STSGUARD_IO, "cannot open %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	st = lock_journal(c->fd, path, err);
-	if (st != STSGUARD_OK)
-		goto fail;
 	unlink(tmp); /* left over from a compaction that was killed */
 
 	struct stat sb;
@@ -502,11 +514,13 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 	}
 	free(path);
 	free(tmp);
+	free(lockpath);
 	*out = c;
 	return STSGUARD_OK;
 fail:
 	free(path);
 	free(tmp);
+	free(lockpath);
 	stsguard_cache_close(c);
 	return st;
 }
@@ -519,6 +533,8 @@ void stsguard_cache_close(stsguard_cache *c)
 	free(c->buckets);
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->lockfd >= 0)
+		close(c->lockfd); /* releases the flock */
 	free(c->dir);
 	free(c);
 }
@@ -618,8 +634,8 @@ stsguard_status stsguard_cache_compact(stsguard_cache *c, stsguard_err *err)
 {
 	if (c == NULL || c->fd < 0)
 		return STSGUARD_OK;
-	char *path = journal_path(c, "");
-	char *tmp = journal_path(c, ".tmp");
+	char *path = dir_path(c, JOURNAL, "");
+	char *tmp = dir_path(c, JOURNAL, ".tmp");
 	sg_buf b;
 	stsguard_status st = STSGUARD_OK;
 	int fd = -1, dfd, nfd;
@@ -646,8 +662,7 @@ stsguard_status stsguard_cache_compact(stsguard_cache *c, stsguard_err *err)
 		st = sg_err(err, STSGUARD_IO, "cannot write %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	/* Hold the lock on the new file before it becomes the journal. */
-	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || rename(tmp, path) != 0) {
+	if (rename(tmp, path) != 0) {
 		st = sg_err(err, STSGUARD_IO, "cannot replace %s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -663,15 +678,9 @@ stsguard_status stsguard_cache_compact(stsguard_cache *c, stsguard_err *err)
 		st = sg_err(err, STSGUARD_IO, "cannot reopen %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (flock(nfd, LOCK_EX | LOCK_NB) != 0) {
-		close(nfd);
-		st = sg_err(err, STSGUARD_IO, "cannot lock %s", path);
-		goto out;
-	}
 	close(c->fd);
 	c->fd = nfd;
 	c->journal_lines = c->count;
-	c->skipped = 0;
 out:
 	if (fd >= 0) {
 		close(fd);

@@ -30,7 +30,7 @@ stsguard_status stsguard_domain_normalize(const char *in, char out[STSGUARD_DOMA
 	if (len == 0 || len > STSGUARD_DOMAIN_MAX)
 		return STSGUARD_BADARG;
 	/* A policy domain is a host name in A-labels; address literals have no policy (§3.4). */
-	if (stsguard_mx_pattern_check(in, len, NULL) != STSGUARD_OK)
+	if (in[0] == '*' || stsguard_mx_pattern_check(in, len, NULL) != STSGUARD_OK)
 		return STSGUARD_BADARG;
 	for (size_t i = 0; i < len; i++)
 		out[i] = sg_lower(in[i]);
@@ -223,10 +223,12 @@ stsguard_status stsguard_discover(const stsguard_discover_env *env, const char *
 	const char *fid = txt == TXT_ID ? id : e.policy_id;
 	stsguard_reason fail = STSGUARD_REASON_NONE;
 	if (want && e.next_retry > now && strcmp(e.failed_id, fid) == 0) {
+		/* Report the failure that started the backoff, not the backoff itself. */
 		want = false;
-		fail = STSGUARD_REASON_BACKOFF;
-		snprintf(d->error_detail, sizeof d->error_detail, "last fetch failed (%s); next try in %" PRId64 " s",
-		         stsguard_reason_name(e.last_failure), e.next_retry - now);
+		fail = e.last_failure != STSGUARD_REASON_NONE ? e.last_failure : STSGUARD_REASON_BACKOFF;
+		snprintf(d->error_detail, sizeof d->error_detail,
+		         "not refetched: the fetch %" PRId64 " s ago failed, next try in %" PRId64 " s (RFC 8461 3.3)",
+		         now - e.last_failure_at, e.next_retry - now);
 	}
 	d->source = STSGUARD_SOURCE_CACHE;
 	if (want) {

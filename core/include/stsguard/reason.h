@@ -33,7 +33,7 @@ typedef enum stsguard_reason {
 	STSGUARD_REASON_TOO_BIG,           /* body over STSGUARD_POLICY_BODY_MAX */
 	STSGUARD_REASON_POLICY_INVALID,    /* body fetched but not a valid policy */
 	STSGUARD_REASON_INTERNAL,          /* local failure (out of memory, curl setup) */
-	STSGUARD_REASON_BACKOFF,           /* not fetched: a recent fetch failed (RFC 8461 §3.3) */
+	STSGUARD_REASON_BACKOFF,           /* not fetched, backing off (used only when the first failure is unknown) */
 	STSGUARD_REASON_MAX_
 } stsguard_reason;
 
