@@ -705,7 +705,7 @@ static void test_bad_header(void)
 	static const char *const bodies[] = {
 		"not a stsguard cache\nE a.example\n",
 		"stsguard-cache 99\n",
-		"\x7f" "ELF binary",
+		("\x7f" "ELF binary"),
 		"stsguard-cache 1 extra\n",
 	};
 	char dir[600];
