@@ -272,6 +272,36 @@ static bool domain_ok(const char *d)
 	return true;
 }
 
+static bool id_ok(const char *id)
+{
+	char copy[STSGUARD_POLICY_ID_MAX + 1];
+	size_t n = strnlen(id, STSGUARD_POLICY_ID_MAX + 1);
+	return n <= STSGUARD_POLICY_ID_MAX && (n == 0 || parse_id(id, copy));
+}
+
+/* Only what load would accept back may be written. */
+static bool entry_ok(const stsguard_cache_entry *e)
+{
+	if (!domain_ok(e->domain) || !id_ok(e->policy_id) || !id_ok(e->txt_id) || !id_ok(e->failed_id) ||
+	    (unsigned)e->last_failure >= STSGUARD_REASON_MAX_)
+		return false;
+	const stsguard_policy *p = e->policy;
+	if (p == NULL)
+		return true;
+	if (p->max_age > STSGUARD_MAX_AGE_LIMIT || p->n_mx > STSGUARD_POLICY_MX_MAX ||
+	    (p->mode != STSGUARD_MODE_NONE && p->n_mx == 0))
+		return false;
+	for (size_t i = 0; i < p->n_mx; i++) {
+		size_t n = strlen(p->mx[i]);
+		if (stsguard_mx_pattern_check(p->mx[i], n, NULL) != STSGUARD_OK)
+			return false;
+		for (size_t k = 0; k < n; k++)
+			if (p->mx[i][k] >= 'A' && p->mx[i][k] <= 'Z')
+				return false;
+	}
+	return true;
+}
+
 static stsguard_status parse_mx_list(const char *s, stsguard_policy *p)
 {
 	if (strcmp(s, "-") == 0)
@@ -569,8 +599,8 @@ stsguard_status stsguard_cache_put(stsguard_cache *c, const stsguard_cache_entry
 	stsguard_cache_entry copy;
 	stsguard_status st;
 
-	if (c == NULL || entry == NULL || !domain_ok(entry->domain))
-		return sg_err(err, STSGUARD_BADARG, "bad cache entry");
+	if (c == NULL || entry == NULL || !entry_ok(entry))
+		return sg_err(err, STSGUARD_BADARG, "cache entry that could not be loaded again");
 	sg_buf_init(&b, LINE_MAX_);
 	st = format_entry(&b, entry);
 	if (st == STSGUARD_OK)

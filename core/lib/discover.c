@@ -188,7 +188,8 @@ stsguard_status stsguard_discover(const stsguard_discover_env *env, const char *
 		stsguard_cache_entry_clear(&e);
 		memcpy(e.domain, dom, sizeof dom);
 	}
-	bool policy_valid = e.policy != NULL && now < e.expires_at;
+	/* §5.1: usable while it "has not exceeded its max_age". */
+	bool policy_valid = e.policy != NULL && now <= e.expires_at;
 	if (e.policy != NULL && !policy_valid) {
 		/* Expired: gone, whatever the TXT says (§3.3 caches up to max_age). */
 		stsguard_policy_free(e.policy);
@@ -265,8 +266,10 @@ stsguard_status stsguard_discover(const stsguard_discover_env *env, const char *
 		e.policy = NULL; /* moved into d; put back below */
 		memcpy(d->policy_id, e.policy_id, sizeof d->policy_id);
 		d->expires_at = e.expires_at;
-		if (fail == STSGUARD_REASON_NONE && txt == TXT_INVALID) {
-			fail = STSGUARD_REASON_TXT_INVALID;
+		/* The cached policy applies, but the admin should hear that discovery
+		 * is failing (§3.3: alert when a refresh keeps failing). */
+		if (fail == STSGUARD_REASON_NONE && (txt == TXT_INVALID || txt == TXT_TEMP)) {
+			fail = txt == TXT_INVALID ? STSGUARD_REASON_TXT_INVALID : STSGUARD_REASON_TXT_TEMPFAIL;
 			set_detail(d->error_detail, txt_detail);
 		}
 	} else if (fail == STSGUARD_REASON_NONE && txt == TXT_TEMP) {

@@ -852,7 +852,7 @@ static void sc_txt_servfail(void)
 	at(f, 600);
 	sts_servfail(&f->w, D);
 	d = disc(f, D, "servfail, policy cached");
-	expect("servfail, policy cached", d, STSGUARD_VERDICT_ENFORCE, STSGUARD_SOURCE_CACHE, STSGUARD_REASON_NONE);
+	expect("servfail, policy cached", d, STSGUARD_VERDICT_ENFORCE, STSGUARD_SOURCE_CACHE, STSGUARD_REASON_TXT_TEMPFAIL); /* applied, and the failure reported */
 	expect_policy("servfail, policy cached", d, ID1, STSGUARD_MODE_ENFORCE);
 	expect_work("servfail, policy cached", f, 0, 1);
 	stsguard_discovery_free(d);

@@ -4,7 +4,9 @@
  * One call runs the whole discovery for one policy domain with the given
  * resolver, fetcher and cache, at the injected time `now`:
  *
- *   1. TXT _mta-sts.<domain> (skipped while "no TXT record" is cached);
+ *   1. TXT _mta-sts.<domain>, always while a policy is cached (an id change
+ *      must be noticed), skipped while "no TXT record" is cached and nothing
+ *      else is;
  *   2. fetch the policy when none is cached, the TXT id changed, or the
  *      cached one is due for proactive refresh (§10.2: half its max_age,
  *      at most daily, whatever the TXT says) - never while a failed fetch of

@@ -42,10 +42,11 @@ typedef struct stsguard_decision_input {
 
 /*
  * Decide. allowed (n_hosts entries, may be NULL) receives, per MX host,
- * whether the policy permits delivering to it (RFC 8461 §4.1): every host
- * is allowed unless the verdict is enforce, testing or dane-with-a-policy,
- * where only hosts matching an mx pattern are (testing still delivers to
- * the others; the flag says what enforce would do).
+ * whether the policy permits delivering to it (RFC 8461 §4.1): with no
+ * policy or a mode-none policy every host is allowed; with an enforce or
+ * testing policy only hosts matching an mx pattern are, whatever the verdict
+ * (testing still delivers to the others: the flag says what enforce would
+ * do; dane and tempfail keep the policy's view for reporting).
  *
  * Rules: no policy -> TEMPFAIL or NO_POLICY; mode none -> NONE; any MX host
  * with DANE_PRESENT -> DANE (RFC 8461 §2: a valid or testing STS result
