@@ -305,6 +305,29 @@ stsguard_status stsguard_discover(const stsguard_discover_env *env, const char *
 		d->verdict = STSGUARD_VERDICT_TEMPFAIL;
 	}
 
+	/*
+	 * When to look again: a cached policy needs its TXT id checked within the
+	 * record's TTL (bounded), and its proactive refresh or expiry; "no TXT"
+	 * as long as the negative answer lives; a failed fetch at its retry time.
+	 */
+	int64_t recheck = now + (ttl > STSGUARD_RECHECK_MIN ? (ttl < STSGUARD_RECHECK_MAX ? ttl : STSGUARD_RECHECK_MAX)
+	                                                    : STSGUARD_RECHECK_MIN);
+	if (txt == TXT_NONE || txt == TXT_CACHED_NONE)
+		recheck = e.txt_none_until > now + STSGUARD_RECHECK_MIN ? e.txt_none_until : now + STSGUARD_RECHECK_MIN;
+	if (txt == TXT_TEMP || d->verdict == STSGUARD_VERDICT_TEMPFAIL)
+		recheck = now + STSGUARD_RECHECK_MIN;
+	if (e.next_retry > now && e.next_retry < recheck)
+		recheck = e.next_retry;
+	if (d->policy != NULL) {
+		int64_t half = (int64_t)d->policy->max_age / 2;
+		int64_t r = e.fetched_at + (half < STSGUARD_REFRESH_MAX ? half : STSGUARD_REFRESH_MAX);
+		if (e.expires_at < recheck)
+			recheck = e.expires_at;
+		if (r > now && r < recheck)
+			recheck = r;
+	}
+	d->recheck_at = recheck;
+
 	/* 6. TLS-RPT. */
 	if (!env->skip_tlsrpt)
 		lookup_tlsrpt(env, d);

@@ -44,6 +44,8 @@ extern "C" {
 #define STSGUARD_BACKOFF_MAX 3600
 #define STSGUARD_REFRESH_MAX 86400 /* §10.2 suggests a daily refresh */
 #define STSGUARD_TXT_NONE_MAX 3600 /* longest we believe "no TXT record" */
+#define STSGUARD_RECHECK_MIN 60    /* shortest time an answer is reused without a new look */
+#define STSGUARD_RECHECK_MAX 3600  /* longest, e.g. the TXT id of a cached policy */
 
 typedef struct stsguard_discover_env {
 	const struct stsguard_resolver_ops *dns;
@@ -68,6 +70,7 @@ typedef struct stsguard_discovery {
 	stsguard_policy *policy;                    /* applied policy, NULL if none */
 	char policy_id[STSGUARD_POLICY_ID_MAX + 1];
 	int64_t expires_at;
+	int64_t recheck_at;                         /* run discovery again from this time on */
 	stsguard_reason error;                      /* NONE, or why discovery failed */
 	char error_detail[256];
 	stsguard_tlsrpt_record *tlsrpt;             /* NULL if the domain publishes none */
