@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,10 @@ struct stsguard_cache {
 	size_t count;
 	size_t journal_lines;
 	size_t skipped;
+	pthread_mutex_t lock; /* the daemon's discovery threads share one cache */
 };
+
+static stsguard_status compact_locked(stsguard_cache *c, stsguard_err *err);
 
 static uint32_t hash_domain(const char *s)
 {
@@ -477,6 +481,7 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 		return sg_err(err, STSGUARD_NOMEM, "out of memory");
 	c->fd = -1;
 	c->lockfd = -1;
+	pthread_mutex_init(&c->lock, NULL);
 	c->nbuckets = 64;
 	c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
 	if (c->buckets == NULL) {
@@ -539,7 +544,7 @@ stsguard_status stsguard_cache_open(const char *dir, stsguard_cache **out, stsgu
 		if (st != STSGUARD_OK)
 			goto fail;
 		/* A torn or corrupt line: rewrite the journal without it. */
-		if (c->skipped > 0 && (st = stsguard_cache_compact(c, err)) != STSGUARD_OK)
+		if (c->skipped > 0 && (st = compact_locked(c, err)) != STSGUARD_OK)
 			goto fail;
 	}
 	free(path);
@@ -566,6 +571,7 @@ void stsguard_cache_close(stsguard_cache *c)
 	if (c->lockfd >= 0)
 		close(c->lockfd); /* releases the flock */
 	free(c->dir);
+	pthread_mutex_destroy(&c->lock);
 	free(c);
 }
 
@@ -574,10 +580,11 @@ stsguard_status stsguard_cache_get(stsguard_cache *c, const char *domain, stsgua
 	memset(out, 0, sizeof *out);
 	if (c == NULL || domain == NULL)
 		return STSGUARD_NONE;
+	pthread_mutex_lock(&c->lock);
 	struct slot **pp = find_slot(c, domain, hash_domain(domain));
-	if (*pp == NULL)
-		return STSGUARD_NONE;
-	return stsguard_cache_entry_copy(out, &(*pp)->e);
+	stsguard_status st = *pp == NULL ? STSGUARD_NONE : stsguard_cache_entry_copy(out, &(*pp)->e);
+	pthread_mutex_unlock(&c->lock);
+	return st;
 }
 
 static stsguard_status append(stsguard_cache *c, sg_buf *b, stsguard_err *err)
@@ -589,11 +596,11 @@ static stsguard_status append(stsguard_cache *c, sg_buf *b, stsguard_err *err)
 	c->journal_lines++;
 	/* Keep the journal within a small multiple of the live data. */
 	if (c->journal_lines > 1024 && c->journal_lines > 4 * c->count)
-		return stsguard_cache_compact(c, err);
+		return compact_locked(c, err);
 	return STSGUARD_OK;
 }
 
-stsguard_status stsguard_cache_put(stsguard_cache *c, const stsguard_cache_entry *entry, stsguard_err *err)
+static stsguard_status put_locked(stsguard_cache *c, const stsguard_cache_entry *entry, stsguard_err *err)
 {
 	sg_buf b;
 	stsguard_cache_entry copy;
@@ -619,13 +626,21 @@ stsguard_status stsguard_cache_put(stsguard_cache *c, const stsguard_cache_entry
 	return st;
 }
 
-stsguard_status stsguard_cache_purge(stsguard_cache *c, const char *domain, stsguard_err *err)
+stsguard_status stsguard_cache_put(stsguard_cache *c, const stsguard_cache_entry *entry, stsguard_err *err)
 {
 	if (c == NULL)
-		return STSGUARD_BADARG;
+		return sg_err(err, STSGUARD_BADARG, "no cache");
+	pthread_mutex_lock(&c->lock);
+	stsguard_status st = put_locked(c, entry, err);
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+static stsguard_status purge_locked(stsguard_cache *c, const char *domain, stsguard_err *err)
+{
 	if (domain == NULL) {
 		mem_clear(c);
-		return stsguard_cache_compact(c, err);
+		return compact_locked(c, err);
 	}
 	if (!mem_remove(c, domain))
 		return STSGUARD_NONE;
@@ -637,6 +652,26 @@ stsguard_status stsguard_cache_purge(stsguard_cache *c, const char *domain, stsg
 	if (st == STSGUARD_OK)
 		st = append(c, &b, err);
 	sg_buf_free(&b);
+	return st;
+}
+
+stsguard_status stsguard_cache_purge(stsguard_cache *c, const char *domain, stsguard_err *err)
+{
+	if (c == NULL)
+		return STSGUARD_BADARG;
+	pthread_mutex_lock(&c->lock);
+	stsguard_status st = purge_locked(c, domain, err);
+	pthread_mutex_unlock(&c->lock);
+	return st;
+}
+
+stsguard_status stsguard_cache_compact(stsguard_cache *c, stsguard_err *err)
+{
+	if (c == NULL)
+		return STSGUARD_OK;
+	pthread_mutex_lock(&c->lock);
+	stsguard_status st = compact_locked(c, err);
+	pthread_mutex_unlock(&c->lock);
 	return st;
 }
 
@@ -654,13 +689,16 @@ void stsguard_cache_foreach(stsguard_cache *c, int (*fn)(void *ctx, const stsgua
 {
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->nbuckets; i++)
 		for (struct slot *s = c->buckets[i]; s != NULL; s = s->next)
 			if (fn(ctx, &s->e) != 0)
-				return;
+				goto out;
+out:
+	pthread_mutex_unlock(&c->lock);
 }
 
-stsguard_status stsguard_cache_compact(stsguard_cache *c, stsguard_err *err)
+static stsguard_status compact_locked(stsguard_cache *c, stsguard_err *err)
 {
 	if (c == NULL || c->fd < 0)
 		return STSGUARD_OK;

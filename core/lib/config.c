@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "util.h"
 
@@ -149,6 +150,99 @@ static stsguard_status key_https_proxy(stsguard_config *c, const char *v, stsgua
 	return STSGUARD_OK;
 }
 
+static stsguard_status key_listen(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	if (c->n_listen >= STSGUARD_LISTEN_MAX)
+		return sg_err(err, STSGUARD_INVALID, "more than %u listen lines", STSGUARD_LISTEN_MAX);
+	if (strncmp(v, "unix:", 5) == 0) {
+		if (v[5] != '/' || strlen(v + 5) >= 108)
+			return sg_err(err, STSGUARD_INVALID, "'%s': a unix socket needs an absolute path under 108 bytes", v);
+	} else if (strncmp(v, "inet:", 5) == 0) {
+		char ip[46];
+		uint16_t port;
+		const char *hp = v + 5;
+		if (parse_server(hp, strlen(hp), ip, &port, err) != STSGUARD_OK || strchr(hp, ':') == NULL)
+			return sg_err(err, STSGUARD_INVALID, "'%s': expected inet:IP:PORT", v);
+		/* The maps answer anyone who can connect: loopback only. */
+		if (strncmp(ip, "127.", 4) != 0 && strcmp(ip, "::1") != 0)
+			return sg_err(err, STSGUARD_INVALID, "'%s': only loopback addresses may be used", v);
+	} else {
+		return sg_err(err, STSGUARD_INVALID, "'%s': expected unix:/path or inet:127.0.0.1:PORT", v);
+	}
+	char *copy = sg_strndup(v, strlen(v));
+	if (copy == NULL)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	c->listen[c->n_listen++] = copy;
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_user(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	for (const char *p = v; *p != '\0'; p++)
+		if (!sg_is_alnum((unsigned char)*p) && *p != '_' && *p != '-' && *p != '.')
+			return sg_err(err, STSGUARD_INVALID, "'%s' is not a user name", v);
+	if (*v == '\0' || strlen(v) > 32)
+		return sg_err(err, STSGUARD_INVALID, "bad user name");
+	char *copy = sg_strndup(v, strlen(v));
+	if (copy == NULL)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	free(c->user);
+	c->user = copy;
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_workers(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 1, 256, &c->workers, err);
+}
+
+static stsguard_status key_query_timeout(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	unsigned s;
+	if (parse_uint(v, 1, 60, &s, err) != STSGUARD_OK)
+		return STSGUARD_INVALID;
+	c->query_timeout_ms = s * 1000;
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_tempfail_answer(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	if (strcmp(v, "auto") == 0)
+		c->tempfail_answer = 0;
+	else if (strcmp(v, "temp") == 0)
+		c->tempfail_answer = 1;
+	else if (strcmp(v, "notfound") == 0)
+		c->tempfail_answer = 2;
+	else
+		return sg_err(err, STSGUARD_INVALID, "'%s': expected auto, temp or notfound", v);
+	return STSGUARD_OK;
+}
+
+static stsguard_status key_log_level(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	static const struct {
+		const char *name;
+		int level;
+	} levels[] = {{"error", LOG_ERR}, {"warning", LOG_WARNING}, {"notice", LOG_NOTICE}, {"info", LOG_INFO},
+	              {"debug", LOG_DEBUG}};
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (strcmp(v, levels[i].name) == 0) {
+			c->log_level = levels[i].level;
+			return STSGUARD_OK;
+		}
+	return sg_err(err, STSGUARD_INVALID, "'%s': expected error, warning, notice, info or debug", v);
+}
+
+static stsguard_status key_max_clients(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 1, 100000, &c->max_clients, err);
+}
+
+static stsguard_status key_max_domains(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 100, 10000000, &c->max_domains, err);
+}
+
 static const struct {
 	const char *name;
 	key_fn fn;
@@ -160,6 +254,14 @@ static const struct {
 	{"cache_dir", key_cache_dir},
 	{"fetch_timeout", key_fetch_timeout},
 	{"https_proxy", key_https_proxy},
+	{"listen", key_listen},
+	{"user", key_user},
+	{"workers", key_workers},
+	{"query_timeout", key_query_timeout},
+	{"tempfail_answer", key_tempfail_answer},
+	{"log_level", key_log_level},
+	{"max_clients", key_max_clients},
+	{"max_domains", key_max_domains},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -181,6 +283,12 @@ stsguard_status stsguard_config_new(stsguard_config **out)
 	c->resolver.timeout_ms = 2000;
 	c->resolver.retries = 2;
 	c->fetch_timeout = 10;
+	c->workers = 16;
+	c->query_timeout_ms = 4000; /* below Sendmail's 5 s map timeout (FEATURE(sts) uses -d5) */
+	c->tempfail_answer = 0;
+	c->log_level = LOG_INFO;
+	c->max_clients = 1024;
+	c->max_domains = 1000000;
 	c->cache_dir = sg_strndup(STSGUARD_DEFAULT_CACHE_DIR, strlen(STSGUARD_DEFAULT_CACHE_DIR));
 	if (c->cache_dir == NULL) {
 		free(c);
@@ -197,6 +305,9 @@ void stsguard_config_free(stsguard_config *c)
 	free(c->ca_file);
 	free(c->cache_dir);
 	free(c->proxy);
+	for (size_t i = 0; i < c->n_listen; i++)
+		free(c->listen[i]);
+	free(c->user);
 	free(c);
 }
 

@@ -423,8 +423,10 @@ static void load_cases(void)
 
 static void keys_list(void)
 {
-	static const char *const want[] = { "resolver",  "dns_timeout",   "dns_tries",  "ca_file",
-		                            "cache_dir", "fetch_timeout", "https_proxy" };
+	static const char *const want[] = { "resolver",      "dns_timeout",   "dns_tries",       "ca_file",
+		                            "cache_dir",     "fetch_timeout", "https_proxy",     "listen",
+		                            "user",          "workers",       "query_timeout",   "tempfail_answer",
+		                            "log_level",     "max_clients",   "max_domains" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 

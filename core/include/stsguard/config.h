@@ -22,6 +22,8 @@ extern "C" {
 #define STSGUARD_DEFAULT_CACHE_DIR "/var/lib/stsguard"
 #define STSGUARD_CONFIG_FILE_MAX (256u * 1024u)
 #define STSGUARD_CONFIG_LINE_MAX 4096u
+#define STSGUARD_LISTEN_MAX 8u
+#define STSGUARD_DEFAULT_SOCKET "/run/stsguard/stsguardd.sock"
 
 typedef struct stsguard_config {
 	stsguard_resolver_conf resolver; /* "resolver", "dns_timeout", "dns_tries" */
@@ -29,6 +31,16 @@ typedef struct stsguard_config {
 	char *cache_dir;                 /* "cache_dir" */
 	unsigned fetch_timeout;          /* "fetch_timeout", seconds */
 	char *proxy;                     /* "https_proxy"; NULL: never a proxy */
+	/* stsguardd */
+	size_t n_listen;                 /* "listen", repeatable; 0: the default socket */
+	char *listen[STSGUARD_LISTEN_MAX]; /* "unix:/path" or "inet:127.0.0.1:PORT" */
+	char *user;                      /* "user": drop to this user after binding; NULL: stay */
+	unsigned workers;                /* "workers": discovery threads */
+	unsigned query_timeout_ms;       /* "query_timeout": longest a lookup waits, ms */
+	int tempfail_answer;             /* "tempfail_answer": a stsguard_tempfail_answer */
+	int log_level;                   /* "log_level": a syslog priority (LOG_ERR..LOG_DEBUG) */
+	unsigned max_clients;            /* "max_clients" */
+	unsigned max_domains;            /* "max_domains": domains kept in memory */
 } stsguard_config;
 
 /* Defaults for every key. *out for stsguard_config_free(). */
