@@ -10,12 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "stsguard/config.h"
 #include "stsguard/discover.h"
 #include "stsguard/mx_pattern.h"
 #include "stsguard/policy.h"
+#include "stsguard/socketmap.h"
 #include "stsguard/sts_txt.h"
 #include "stsguard/tlsrpt_txt.h"
 
@@ -33,6 +37,8 @@ struct command {
 
 static const struct command *find_command(const char *name);
 static int usage(const char *msg);
+static const char *daemon_socket(const stsguard_config *cfg);
+static int daemon_request(const char *path, const char *map, const char *key, char **reply, size_t *rlen);
 
 /* Read a whole file (or stdin for "-") up to cap bytes; cap + 1 read means "too big". */
 static int read_input(const char *path, size_t cap, char **out, size_t *outlen)
@@ -203,9 +209,52 @@ static void print_discovery(const stsguard_discovery *d)
 		                                                   : "");
 }
 
+static int query_daemon(const char *domain, int json, const char *config_path, const char *socket_path)
+{
+	stsguard_config *cfg;
+	stsguard_err err = {""};
+	if (stsguard_config_load(config_path != NULL ? config_path : STSGUARD_DEFAULT_CONFIG, config_path == NULL, &cfg,
+	                         &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	char *reply = NULL;
+	size_t rlen = 0;
+	int rc = daemon_request(socket_path != NULL ? socket_path : daemon_socket(cfg), "query", domain, &reply, &rlen);
+	stsguard_config_free(cfg);
+	if (rc != 0)
+		return EXIT_TEMPFAIL;
+	if (strncmp(reply, "OK ", 3) != 0) {
+		fprintf(stderr, "stsguard: %s\n", reply);
+		rc = strncmp(reply, "NOTFOUND", 8) == 0 ? EXIT_USAGE : EXIT_TEMPFAIL;
+		free(reply);
+		return rc;
+	}
+	const char *js = reply + 3;
+	if (json) {
+		printf("%s\n", js);
+	} else {
+		/* The daemon speaks JSON; a short human summary of its main fields. */
+		static const char *const fields[] = {"domain", "verdict", "policy_id", "mode", "max_age", "source", "error"};
+		for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+			char pat[32];
+			snprintf(pat, sizeof pat, "\"%s\":", fields[i]);
+			const char *f = strstr(js, pat);
+			if (f == NULL)
+				continue;
+			f += strlen(pat);
+			size_t l = f[0] == '"' ? strcspn(f + 1, "\"") : strcspn(f, ",}");
+			printf("%-10s %.*s\n", fields[i], (int)l, f[0] == '"' ? f + 1 : f);
+		}
+	}
+	rc = strstr(js, "\"verdict\":\"tempfail\"") != NULL ? EXIT_TEMPFAIL : EXIT_YES;
+	free(reply);
+	return rc;
+}
+
 static int cmd_query(int argc, char **argv)
 {
-	const char *domain = NULL, *config_path = NULL;
+	const char *domain = NULL, *config_path = NULL, *socket_path = NULL;
 	int json = 0, direct = 0;
 
 	for (int i = 1; i < argc; i++) {
@@ -215,6 +264,8 @@ static int cmd_query(int argc, char **argv)
 			direct = 1;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			config_path = argv[++i];
+		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			socket_path = argv[++i];
 		else if (argv[i][0] == '-')
 			return usage("query: unknown option");
 		else if (domain == NULL)
@@ -225,7 +276,7 @@ static int cmd_query(int argc, char **argv)
 	if (domain == NULL)
 		return usage("query needs a DOMAIN");
 	if (!direct)
-		return usage("query needs --direct (queries through stsguardd come with the daemon)");
+		return query_daemon(domain, json, config_path, socket_path);
 
 	stsguard_config *cfg;
 	stsguard_err err = {""};
@@ -285,6 +336,192 @@ static int cmd_query(int argc, char **argv)
 	return rc;
 }
 
+/* ---- talking to stsguardd over its unix socket (the admin maps live only there) */
+
+#define DAEMON_REPLY_MAX (64u * 1024u * 1024u)
+
+static const char *daemon_socket(const stsguard_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		if (strncmp(cfg->listen[i], "unix:", 5) == 0)
+			return cfg->listen[i] + 5;
+	return STSGUARD_DEFAULT_SOCKET;
+}
+
+/* One request, one reply payload (*reply for free()). -1 with a message on stderr. */
+static int daemon_request(const char *path, const char *map, const char *key, char **reply, size_t *rlen)
+{
+	char payload[STSGUARD_SOCKETMAP_REQUEST_MAX + 1];
+	char frame[STSGUARD_SOCKETMAP_REQUEST_MAX + 32];
+	size_t plen, flen;
+	struct sockaddr_un sun;
+
+	int n = snprintf(payload, sizeof payload, "%s %s", map, key);
+	if (n < 0 || (size_t)n >= sizeof payload) {
+		fprintf(stderr, "stsguard: request too long\n");
+		return -1;
+	}
+	plen = (size_t)n;
+	if (stsguard_netstring_encode(payload, plen, frame, sizeof frame, &flen) != STSGUARD_OK)
+		return -1;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path) {
+		fprintf(stderr, "stsguard: socket path too long\n");
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof sun) != 0) {
+		fprintf(stderr, "stsguard: cannot reach stsguardd at %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	size_t off = 0;
+	while (off < flen) {
+		ssize_t w = write(fd, frame + off, flen - off);
+		if (w <= 0) {
+			fprintf(stderr, "stsguard: write to stsguardd: %s\n", strerror(errno));
+			close(fd);
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (buf == NULL) {
+			close(fd);
+			return -1;
+		}
+		const char *p;
+		size_t used, pl;
+		stsguard_err err = {""};
+		stsguard_status st = stsguard_netstring_next(buf, len, DAEMON_REPLY_MAX, &used, &p, &pl, &err);
+		if (st == STSGUARD_OK) {
+			memmove(buf, p, pl);
+			buf[pl] = '\0';
+			*reply = buf;
+			*rlen = pl;
+			close(fd);
+			return 0;
+		}
+		if (st != STSGUARD_NONE) {
+			fprintf(stderr, "stsguard: bad reply from stsguardd: %s\n", err.msg);
+			break;
+		}
+		if (len + 1 >= cap) {
+			char *nb = cap < DAEMON_REPLY_MAX + 32 ? realloc(buf, cap * 2) : NULL;
+			if (nb == NULL)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len - 1);
+		if (r <= 0) {
+			fprintf(stderr, "stsguard: stsguardd closed the connection\n");
+			break;
+		}
+		len += (size_t)r;
+	}
+	free(buf);
+	close(fd);
+	return -1;
+}
+
+/* Run one admin request and print its value; exit status from the reply kind. */
+static int daemon_print(const char *config_path, const char *socket_path, const char *map, const char *key)
+{
+	stsguard_config *cfg;
+	stsguard_err err = {""};
+	if (stsguard_config_load(config_path != NULL ? config_path : STSGUARD_DEFAULT_CONFIG, config_path == NULL, &cfg,
+	                         &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	char *reply = NULL;
+	size_t rlen = 0;
+	int rc = daemon_request(socket_path != NULL ? socket_path : daemon_socket(cfg), map, key, &reply, &rlen);
+	stsguard_config_free(cfg);
+	if (rc != 0)
+		return EXIT_TEMPFAIL;
+	if (rlen >= 3 && strncmp(reply, "OK ", 3) == 0) {
+		printf("%s\n", reply + 3);
+		rc = EXIT_YES;
+	} else if (strncmp(reply, "NOTFOUND", 8) == 0) {
+		fprintf(stderr, "stsguard: not found\n");
+		rc = EXIT_NO;
+	} else if (strncmp(reply, "TEMP", 4) == 0 || strncmp(reply, "TIMEOUT", 7) == 0) {
+		fprintf(stderr, "stsguard: %s\n", reply);
+		rc = EXIT_TEMPFAIL;
+	} else {
+		fprintf(stderr, "stsguard: %s\n", reply);
+		rc = EXIT_USAGE;
+	}
+	free(reply);
+	return rc;
+}
+
+/*
+ * Common options of the daemon commands, anywhere on the line: -c FILE,
+ * -s SOCKET. The operands are moved to the front of argv; returns their count.
+ */
+static int daemon_opts(int argc, char **argv, const char **config_path, const char **socket_path)
+{
+	int n = 0;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			*config_path = argv[++i];
+		else if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			*socket_path = argv[++i];
+		else
+			argv[n++] = argv[i];
+	}
+	return n;
+}
+
+static int cmd_cache(int argc, char **argv)
+{
+	const char *cp = NULL, *sp = NULL;
+	int n = daemon_opts(argc, argv, &cp, &sp);
+	if (n == 1 && strcmp(argv[0], "list") == 0)
+		return daemon_print(cp, sp, "cache-list", "*");
+	if (n == 2 && strcmp(argv[0], "show") == 0)
+		return daemon_print(cp, sp, "cache-show", argv[1]);
+	if (n == 1 && strcmp(argv[0], "purge") == 0)
+		return daemon_print(cp, sp, "cache-purge", "*");
+	if (n == 2 && strcmp(argv[0], "purge") == 0)
+		return daemon_print(cp, sp, "cache-purge", argv[1]);
+	return usage("cache needs list, show DOMAIN or purge [DOMAIN]");
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+	const char *cp = NULL, *sp = NULL;
+	if (daemon_opts(argc, argv, &cp, &sp) != 0)
+		return usage("stats takes no operand");
+	return daemon_print(cp, sp, "stats", "*");
+}
+
+static int cmd_checkconf(int argc, char **argv)
+{
+	const char *path = STSGUARD_DEFAULT_CONFIG;
+	if (argc == 3 && strcmp(argv[1], "-c") == 0)
+		path = argv[2];
+	else if (argc != 1)
+		return usage("checkconf [-c FILE]");
+	stsguard_config *cfg;
+	stsguard_err err = {""};
+	if (stsguard_config_load(path, 0, &cfg, &err) != STSGUARD_OK) {
+		fprintf(stderr, "%s\n", err.msg);
+		return EXIT_NO;
+	}
+	stsguard_config_free(cfg);
+	printf("%s: OK\n", path);
+	return EXIT_YES;
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -308,11 +545,13 @@ static const struct command commands[] = {
 	 "'example.com' nor 'a.b.example.com'); comparison ignores case and one\n"
 	 "trailing dot on HOSTNAME. Match: exit 0. No match: exit 1.\n",
 	 cmd_match},
-	{"query", "query DOMAIN --direct [--json] [-c FILE]",
+	{"query", "query DOMAIN [--direct] [--json] [-c FILE] [-s SOCKET]",
 	 "Discover DOMAIN's MTA-STS policy and print the verdict an MTA would get.\n"
+	 "Without --direct, stsguardd does the discovery (with its cache) and answers.\n"
 	 "\n"
 	 "  --direct   run discovery in this process (DNS, HTTPS) with the configured\n"
 	 "             cache_dir, instead of asking stsguardd\n"
+	 "  -s SOCKET  stsguardd's unix socket (default: the first unix listen line)\n"
 	 "  --json     one line of JSON: domain, verdict, policy_id, mode, max_age,\n"
 	 "             expires_at, mx, source (fetched|cache), rua, error, result_type,\n"
 	 "             error_detail, mx_hosts\n"
@@ -322,6 +561,22 @@ static const struct command commands[] = {
 	 "Exit status: 0 for a definite verdict, 75 when the answer is \"try again\"\n"
 	 "(tempfail), 2 for usage or configuration errors.\n",
 	 cmd_query},
+	{"cache", "cache [-c FILE] [-s SOCKET] list | show DOMAIN | purge [DOMAIN]",
+	 "Look at stsguardd's policy cache, through its unix socket.\n"
+	 "\n"
+	 "  list           every cached domain, one JSON array\n"
+	 "  show DOMAIN    one domain's entry as JSON (exit 1 if not cached)\n"
+	 "  purge [DOMAIN] forget one domain (or all): the next lookup discovers anew\n",
+	 cmd_cache},
+	{"stats", "stats [-c FILE] [-s SOCKET]",
+	 "stsguardd's counters as JSON: lookups per map and answer, discoveries and\n"
+	 "their failures by reason, domains and policies in memory, cache entries,\n"
+	 "clients, uptime.\n",
+	 cmd_stats},
+	{"checkconf", "checkconf [-c FILE]",
+	 "Check a configuration file: prints FILE: OK (exit 0), or the first error as\n"
+	 "FILE:LINE: what is wrong (exit 1).\n",
+	 cmd_checkconf},
 	{"help", "help [COMMAND]", "Show the list of commands, or the help of one command.\n", cmd_help},
 };
 

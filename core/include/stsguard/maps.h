@@ -11,9 +11,11 @@
  *                   servername=hostname" for enforce, DANE levels for DANE
  *                   domains, "NOTFOUND " otherwise; ".parent" keys NOTFOUND.
  *                   No attribute 3.7 rejects.
- *   postfix-tlsrpt  Postfix 3.10+: the postfix reply plus policy_type,
- *                   policy_domain, policy_ttl, { policy_string = ... },
- *                   mx_host_pattern, policy_failure.
+ *   postfix-tlsrpt  Postfix 3.10+: for enforce the postfix reply plus
+ *                   policy_type, policy_domain, policy_ttl,
+ *                   { policy_string = ... }, mx_host_pattern; for testing
+ *                   "OK may" with the same attributes; else as postfix
+ *                   (never policy_failure: it forces a failure).
  *   policy          native, versioned: the full verdict for our adapters.
  *   prefetch        start discovery, answer at once.
  *

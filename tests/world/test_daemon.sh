@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# test_daemon.sh STSGUARDD STSGUARD SMQ - stsguardd against the real test
+# world, through its socket, as Sendmail, Postfix (postmap, when the Debian
+# package can be fetched) and our adapters would ask: the discovery matrix
+# on every map, one fetch for 50 simultaneous lookups, a hung policy host
+# not delaying others, ordered pipelined replies, hostile input, the admin
+# maps and CLI, SIGHUP, kill -9 under load with a restart, and SIGTERM.
+# VALGRIND=1 runs the daemon under valgrind and fails on any leak or error.
+set -uo pipefail
+STSGUARDD=$(readlink -f "$1")
+STSGUARD=$(readlink -f "$2")
+SMQ=$(readlink -f "$3")
+HERE=$(cd "$(dirname "$0")" && pwd)
+W=$HERE/world.sh
+VALGRIND=${VALGRIND:-0}
+
+if [ "$(id -u)" != 0 ] || ! ip netns list >/dev/null 2>&1; then
+	echo "SKIP: needs root and ip netns"
+	exit 77
+fi
+
+TOP=$(mktemp -d /tmp/stsgd.XXXXXX)
+D=$TOP/w
+DPID=
+cleanup() {
+	[ -n "$DPID" ] && kill -TERM "$DPID" 2>/dev/null && sleep 1
+	"$W" down "$D" >/dev/null 2>&1
+	rm -rf "$TOP"
+}
+trap cleanup EXIT
+"$W" up "$D" || { echo "world did not come up"; exit 1; }
+. "$D/env"
+
+SOCK=$D/run/stsguardd.sock
+PORT=8461
+CONF=$D/stsguardd.conf
+cat >"$CONF" <<CONFEOF
+listen = unix:$SOCK
+listen = inet:127.0.0.1:$PORT
+resolver = 127.0.0.2
+ca_file = $WORLD_CA
+cache_dir = $D/dcache
+fetch_timeout = 3
+query_timeout = 2
+workers = 8
+log_level = debug
+CONFEOF
+
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $*"; }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+x() { "$W" exec "$D" "$@"; }
+
+start_daemon() {
+	local vg=()
+	[ "$VALGRIND" = 1 ] && vg=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
+		--errors-for-leak-kinds=definite,indirect --log-file="$D/valgrind.%p.log")
+	DPID=$("$W" spawn "$D" stsguardd "${vg[@]}" "$STSGUARDD" -f -c "$CONF")
+	for _ in $(seq 1 200); do
+		[ -S "$SOCK" ] && x "$SMQ" -t 2 "unix:$SOCK" prefetch ready.test >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "stsguardd did not start:"; cat "$D/log/spawn-stsguardd.log"
+	return 1
+}
+# ask MAP KEY [ENDPOINT]: the reply payload
+ask() { x "$SMQ" -t 10 "${3:-unix:$SOCK}" "$1" "$2"; }
+expect_reply() { # NAME GOT WANT
+	if [ "$2" = "$3" ]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi
+}
+fetches() { grep -c 'GET /.well-known/mta-sts.txt' "$D/log/nginx-access.log"; }
+
+start_daemon || exit 1
+
+echo "--- the discovery matrix through the policy map"
+while read -r domain verdict; do
+	r=$(ask policy "$domain")
+	v=$(printf '%s' "$r" | sed -n 's/.* verdict=\([a-z-]*\).*/\1/p')
+	[ "$v" = "$verdict" ] && ok "policy $domain: verdict=$v" || bad "policy $domain: got '$r', want verdict=$verdict"
+done <<'TABLE'
+enforce-ok.test enforce
+testing-ok.test testing
+none-mode.test none
+no-txt.test no-policy
+two-sts-records.test no-policy
+txt-without-id.test no-policy
+txt-other-records.test enforce
+txt-split.test enforce
+policy-404.test no-policy
+redirect-301.test no-policy
+text-html.test no-policy
+too-big.test no-policy
+too-big-chunked.test no-policy
+cert-untrusted.test no-policy
+cert-wrongname.test no-policy
+cert-expired.test no-policy
+cert-wildcard.test enforce
+dane.test dane
+signed-notlsa.test enforce
+bogus.test tempfail
+wildcard.test enforce
+two-mx-one-outside.test enforce
+crlf.test enforce
+charset-utf8.test enforce
+TABLE
+r=$(ask policy cert-expired.test)
+case $r in *" error=certificate-expired"*) ok "policy map names the failure: $r" ;; *) bad "cert-expired: $r" ;; esac
+
+echo "--- Sendmail's sts map and Postfix's maps"
+expect_reply "sts enforce" "$(ask sts enforce-ok.test)" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+expect_reply "sts wildcard as .parent" "$(ask sts wildcard.test)" "OK secure match=.mx.wildcard.test servername=hostname"
+expect_reply "sts testing" "$(ask sts testing-ok.test)" "NOTFOUND "
+expect_reply "sts no policy" "$(ask sts no-txt.test)" "NOTFOUND "
+expect_reply "sts none" "$(ask sts none-mode.test)" "NOTFOUND "
+expect_reply "postfix enforce" "$(ask postfix enforce-ok.test)" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+expect_reply "postfix key case and dot folded" "$(ask postfix ENFORCE-OK.Test.)" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+expect_reply "postfix .parent probe" "$(ask postfix .test)" "NOTFOUND "
+expect_reply "postfix [ip] next-hop" "$(ask postfix '[127.0.3.1]')" "NOTFOUND "
+expect_reply "postfix testing" "$(ask postfix testing-ok.test)" "NOTFOUND "
+r=$(ask postfix dane.test)
+case $r in "OK dane"*) ok "postfix DANE domain: $r" ;; *) bad "postfix dane.test: $r" ;; esac
+r=$(ask postfix-tlsrpt enforce-ok.test)
+case $r in "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname policy_type=sts policy_domain=enforce-ok.test"*) ok "postfix-tlsrpt enforce: ${r:0:120}..." ;; *) bad "postfix-tlsrpt: $r" ;; esac
+expect_reply "same answers over TCP" "$(ask sts enforce-ok.test "inet:127.0.0.1:$PORT")" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+expect_reply "prefetch of a cached domain" "$(ask prefetch enforce-ok.test)" "OK cached"
+expect_reply "prefetch of a new domain" "$(ask prefetch mx-mixed.test)" "OK queued"
+
+echo "--- one fetch for 50 simultaneous lookups of a new domain"
+sleep 2 # let the prefetch above finish: the access log counts every host
+n0=$(fetches)
+for i in $(seq 1 50); do x "$SMQ" -t 10 "unix:$SOCK" postfix extra-keys.test >"$TOP/c$i" 2>&1 & done
+wait
+n1=$(fetches)
+same=$(cat "$TOP"/c* | sort | uniq -c | wc -l)
+[ "$((n1 - n0))" = 1 ] && ok "50 lookups caused 1 HTTPS fetch" || bad "50 lookups caused $((n1 - n0)) fetches"
+[ "$same" = 1 ] && ok "all 50 got the same answer: $(head -1 "$TOP/c1")" || bad "answers differ: $(sort "$TOP"/c* | uniq -c)"
+
+echo "--- a hung policy host delays no other domain; pipelined replies stay in order"
+x "$SMQ" -t 10 "unix:$SOCK" postfix hang.test >"$TOP/hang" 2>&1 &
+hp=$!
+sleep 0.2
+r=$(ask postfix crlf.test)
+if kill -0 "$hp" 2>/dev/null; then ok "crlf.test answered while hang.test waited ($r)"; else bad "hang.test answered before crlf.test"; fi
+wait "$hp"
+expect_reply "hang.test after the deadline: no policy yet" "$(cat "$TOP/hang")" "NOTFOUND "
+r=$(x "$SMQ" -p -t 10 "unix:$SOCK" postfix hang-after-tls.test postfix enforce-ok.test sts no-txt.test | tr '\n' '|')
+expect_reply "pipelined: order kept behind a slow one" "$r" "NOTFOUND |OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname|NOTFOUND |"
+
+echo "--- hostile input: a clear error or a closed connection, never a crash"
+raw() { printf '%b' "$1" | x "$SMQ" -r -t 15 "unix:$SOCK"; }
+r=$(raw '2000:'); case $r in *"PERM request too large"*) ok "oversized netstring: PERM and close" ;; *) bad "oversized: $r" ;; esac
+r=$(raw 'hello'); case $r in *PERM*) ok "not a netstring: $r" ;; *) bad "garbage: '$r'" ;; esac
+r=$(raw '12:postfix \xc3\xa9.test,'); case $r in *PERM*) ok "non-ASCII key: $r" ;; *) bad "non-ASCII: '$r'" ;; esac
+label=$(printf 'a%.0s' $(seq 1 300))
+r=$(ask postfix "$label.test"); case $r in PERM*) ok "300-byte label: ${r:0:60}" ;; *) bad "300-byte label: $r" ;; esac
+r=$(ask nosuchmap enforce-ok.test); case $r in PERM*) ok "unknown map: $r" ;; *) bad "unknown map: $r" ;; esac
+r=$(ask stats x "inet:127.0.0.1:$PORT"); case $r in PERM*) ok "admin maps refused over TCP: $r" ;; *) bad "admin over TCP: $r" ;; esac
+# slowloris: a partial request is dropped after 10 s; the daemon keeps serving meanwhile
+( printf '40:postfix enf' ; sleep 13 ) | x "$SMQ" -r -t 20 "unix:$SOCK" >"$TOP/slow" 2>&1 &
+sp=$!
+sleep 1
+expect_reply "served while a slow client dawdles" "$(ask sts enforce-ok.test)" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+wait "$sp"
+r=$(x "$STSGUARD" stats -s "$SOCK" | jq .clients)
+ok "slow client handled (clients now $r)"
+# a burst of concurrent clients
+for i in $(seq 1 300); do x "$SMQ" -t 10 "unix:$SOCK" sts enforce-ok.test >/dev/null 2>&1 & done
+wait
+expect_reply "alive after 300 concurrent clients" "$(ask sts enforce-ok.test)" "OK secure match=mx1.enforce-ok.test:mx2.enforce-ok.test servername=hostname"
+
+echo "--- admin maps through the CLI"
+r=$(x "$STSGUARD" query enforce-ok.test --json -s "$SOCK" | jq -r .verdict)
+expect_reply "stsguard query via the daemon" "$r" enforce
+r=$(x "$STSGUARD" cache show enforce-ok.test -s "$SOCK" | jq -r .mode)
+expect_reply "stsguard cache show" "$r" enforce
+r=$(x "$STSGUARD" cache list -s "$SOCK" | jq length)
+[ "$r" -ge 10 ] && ok "stsguard cache list: $r entries" || bad "cache list: $r"
+r=$(x "$STSGUARD" stats -s "$SOCK" | jq '.queries.sts.ok')
+[ "$r" -ge 300 ] && ok "stsguard stats counts sts OK answers: $r" || bad "stats: $r"
+x "$STSGUARD" cache purge crlf.test -s "$SOCK" >/dev/null
+x "$STSGUARD" cache show crlf.test -s "$SOCK" >/dev/null 2>&1
+[ $? = 1 ] && ok "stsguard cache purge DOMAIN" || bad "purge did not remove crlf.test"
+
+echo "--- SIGHUP reloads; kill -9 under load and restart keeps the cache"
+sed -i 's/^query_timeout = 2/query_timeout = 3/' "$CONF"
+kill -HUP "$DPID"
+sleep 0.5
+grep -q 'reloaded' "$D/log/spawn-stsguardd.log" && ok "SIGHUP reloaded the configuration" || bad "no reload logged"
+before=$(for d in enforce-ok.test wildcard.test testing-ok.test dane.test; do ask postfix $d; done)
+if [ "$VALGRIND" != 1 ]; then
+	( for i in $(seq 1 2000); do x "$SMQ" -t 5 "unix:$SOCK" postfix enforce-ok.test >/dev/null 2>&1; done ) &
+	load=$!
+	sleep 1
+	kill -KILL "$DPID"
+	kill "$load" 2>/dev/null; wait "$load" 2>/dev/null
+	start_daemon || exit 1
+	after=$(for d in enforce-ok.test wildcard.test testing-ok.test dane.test; do ask postfix $d; done)
+	expect_reply "same answers after kill -9 and restart" "$(echo $after)" "$(echo $before)"
+	grep -q 'cached policies' "$D/log/spawn-stsguardd.log" && ok "restart loaded the cache: $(grep -o '[0-9]* cached policies' "$D/log/spawn-stsguardd.log" | tail -1)"
+fi
+
+echo "--- SIGTERM: clean exit, socket removed"
+kill -TERM "$DPID"
+for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.2; done
+if kill -0 "$DPID" 2>/dev/null; then bad "stsguardd still running after SIGTERM"; else ok "stsguardd exited on SIGTERM"; fi
+DPID=
+[ ! -e "$SOCK" ] && ok "unix socket removed" || bad "socket left behind"
+if [ "$VALGRIND" = 1 ]; then
+	sleep 1
+	logs=$(ls "$D"/valgrind.*.log)
+	if grep -q 'ERROR SUMMARY: 0 errors' $logs && grep -Eq 'definitely lost: 0 bytes|no leaks are possible' $logs; then
+		ok "valgrind: no errors, no leaks ($(grep -h 'ERROR SUMMARY' $logs | head -1))"
+	else
+		bad "valgrind found problems:"; grep -h -A3 -E 'definitely|ERROR SUMMARY|Invalid' $logs | head -40
+	fi
+fi
+
+echo
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
