@@ -44,10 +44,17 @@
 #define LINE_MAX_ (96u * 1024u)
 #define LOCK_WAIT_MS 2000
 
+/*
+ * In memory an entry is kept as its journal line (without the checksum):
+ * a policy costs about a hundred bytes instead of a decoded structure of
+ * several hundred, and get() decodes it on demand (discovery, not the
+ * daemon's hot path, is the only caller).
+ */
 struct slot {
 	struct slot *next;
 	uint32_t hash;
-	stsguard_cache_entry e;
+	uint32_t dlen; /* the domain is line[2 .. 2+dlen) */
+	char line[];   /* "E domain ...", NUL-terminated */
 };
 
 struct stsguard_cache {
@@ -122,8 +129,10 @@ stsguard_status stsguard_cache_entry_copy(stsguard_cache_entry *dst, const stsgu
 
 static struct slot **find_slot(stsguard_cache *c, const char *domain, uint32_t h)
 {
+	size_t dlen = strlen(domain);
 	struct slot **pp = &c->buckets[h & (c->nbuckets - 1)];
-	while (*pp != NULL && !((*pp)->hash == h && strcmp((*pp)->e.domain, domain) == 0))
+	while (*pp != NULL &&
+	       !((*pp)->hash == h && (*pp)->dlen == dlen && memcmp((*pp)->line + 2, domain, dlen) == 0))
 		pp = &(*pp)->next;
 	return pp;
 }
@@ -149,25 +158,32 @@ static stsguard_status grow(stsguard_cache *c)
 	return STSGUARD_OK;
 }
 
-/* Insert or replace in memory; takes ownership of e->policy. */
-static stsguard_status mem_put(stsguard_cache *c, stsguard_cache_entry *e)
+/* Insert or replace the line of domain (len bytes, copied). */
+static stsguard_status mem_put_line(stsguard_cache *c, const char *domain, const char *line, size_t len)
 {
-	uint32_t h = hash_domain(e->domain);
-	struct slot **pp = find_slot(c, e->domain, h);
+	uint32_t h = hash_domain(domain);
+	struct slot **pp = find_slot(c, domain, h);
 
-	if (*pp != NULL) {
-		stsguard_policy_free((*pp)->e.policy);
-		(*pp)->e = *e;
-		return STSGUARD_OK;
+	if (*pp == NULL && c->count + 1 > c->nbuckets) {
+		if (grow(c) != STSGUARD_OK)
+			return STSGUARD_NOMEM;
+		pp = find_slot(c, domain, h);
 	}
-	if (c->count + 1 > c->nbuckets && grow(c) != STSGUARD_OK)
-		return STSGUARD_NOMEM;
-	struct slot *s = calloc(1, sizeof *s);
+	struct slot *s = malloc(sizeof *s + len + 1);
 	if (s == NULL)
 		return STSGUARD_NOMEM;
 	s->hash = h;
-	s->e = *e;
-	pp = find_slot(c, e->domain, h);
+	s->dlen = (uint32_t)strlen(domain);
+	memcpy(s->line, line, len);
+	s->line[len] = '\0';
+	if (*pp != NULL) {
+		struct slot *old = *pp;
+		s->next = old->next;
+		*pp = s;
+		free(old);
+		return STSGUARD_OK;
+	}
+	s->next = NULL;
 	*pp = s;
 	c->count++;
 	return STSGUARD_OK;
@@ -181,7 +197,6 @@ static bool mem_remove(stsguard_cache *c, const char *domain)
 		return false;
 	struct slot *s = *pp;
 	*pp = s->next;
-	stsguard_cache_entry_clear(&s->e);
 	free(s);
 	c->count--;
 	return true;
@@ -193,7 +208,6 @@ static void mem_clear(stsguard_cache *c)
 		struct slot *s = c->buckets[i];
 		while (s != NULL) {
 			struct slot *next = s->next;
-			stsguard_cache_entry_clear(&s->e);
 			free(s);
 			s = next;
 		}
@@ -334,50 +348,35 @@ static stsguard_status parse_mx_list(const char *s, stsguard_policy *p)
 	return STSGUARD_OK;
 }
 
-/* Apply one journal line (without its '\n'); false if it is not a valid line. */
-static bool apply_line(stsguard_cache *c, char *line, size_t len)
+/* Decode an "E ..." line (modified in place) into e (e->policy allocated). */
+static bool parse_entry_line(char *line, stsguard_cache_entry *e)
 {
-	if (len < 10 || line[len - 9] != ' ')
-		return false;
-	char *sp = line + len - 9;
-	uLong crc = crc32(0L, (const Bytef *)line, (uInt)(sp - line));
-	char want[9];
-	snprintf(want, sizeof want, "%08lx", crc);
-	if (memcmp(sp + 1, want, 8) != 0)
-		return false;
-	*sp = '\0';
-
 	char *f[17];
 	size_t nf = 0;
 	for (char *p = line; nf < 17;) {
 		f[nf++] = p;
-		char *s = strchr(p, ' ');
-		if (s == NULL)
+		char *sp = strchr(p, ' ');
+		if (sp == NULL)
 			break;
-		*s = '\0';
-		p = s + 1;
+		*sp = '\0';
+		p = sp + 1;
 	}
-	if (nf == 2 && strcmp(f[0], "D") == 0 && domain_ok(f[1])) {
-		mem_remove(c, f[1]);
-		return true;
-	}
+	memset(e, 0, sizeof *e);
 	if (nf != 16 || strcmp(f[0], "E") != 0 || !domain_ok(f[1]))
 		return false;
-
-	stsguard_cache_entry e;
-	memset(&e, 0, sizeof e);
-	memcpy(e.domain, f[1], strlen(f[1]) + 1);
+	memcpy(e->domain, f[1], strlen(f[1]) + 1);
 	int64_t max_age, capped, reason, failures;
-	if (!parse_id(f[2], e.policy_id) || !parse_i64(f[4], &max_age) || !parse_i64(f[5], &capped) ||
-	    !parse_i64(f[6], &e.fetched_at) || !parse_i64(f[7], &e.expires_at) || !parse_id(f[8], e.txt_id) ||
-	    !parse_i64(f[9], &e.txt_none_until) || !parse_i64(f[10], &reason) || !parse_i64(f[11], &e.last_failure_at) ||
-	    !parse_id(f[12], e.failed_id) || !parse_i64(f[13], &e.next_retry) || !parse_i64(f[14], &failures))
+	if (!parse_id(f[2], e->policy_id) || !parse_i64(f[4], &max_age) || !parse_i64(f[5], &capped) ||
+	    !parse_i64(f[6], &e->fetched_at) || !parse_i64(f[7], &e->expires_at) || !parse_id(f[8], e->txt_id) ||
+	    !parse_i64(f[9], &e->txt_none_until) || !parse_i64(f[10], &reason) ||
+	    !parse_i64(f[11], &e->last_failure_at) || !parse_id(f[12], e->failed_id) ||
+	    !parse_i64(f[13], &e->next_retry) || !parse_i64(f[14], &failures))
 		return false;
 	if (reason < 0 || reason >= STSGUARD_REASON_MAX_ || failures < 0 || failures > UINT32_MAX || max_age < 0 ||
 	    max_age > STSGUARD_MAX_AGE_LIMIT)
 		return false;
-	e.last_failure = (stsguard_reason)reason;
-	e.failures = (uint32_t)failures;
+	e->last_failure = (stsguard_reason)reason;
+	e->failures = (uint32_t)failures;
 	if (strcmp(f[3], "-") != 0) {
 		stsguard_policy *p = calloc(1, sizeof *p);
 		if (p == NULL)
@@ -398,13 +397,59 @@ static bool apply_line(stsguard_cache *c, char *line, size_t len)
 			stsguard_policy_free(p);
 			return false;
 		}
-		e.policy = p;
-	}
-	if (mem_put(c, &e) != STSGUARD_OK) {
-		stsguard_cache_entry_clear(&e);
-		return false;
+		e->policy = p;
 	}
 	return true;
+}
+
+/* Decode a stored line (left untouched) into e. */
+static stsguard_status decode_slot(const struct slot *sl, stsguard_cache_entry *e)
+{
+	size_t len = strlen(sl->line);
+	char stackbuf[1024];
+	char *tmp = len < sizeof stackbuf ? stackbuf : malloc(len + 1);
+	if (tmp == NULL)
+		return STSGUARD_NOMEM;
+	memcpy(tmp, sl->line, len + 1);
+	bool ok = parse_entry_line(tmp, e);
+	if (tmp != stackbuf)
+		free(tmp);
+	if (!ok) {
+		stsguard_cache_entry_clear(e);
+		return STSGUARD_INVALID; /* cannot happen: lines are validated before they are stored */
+	}
+	return STSGUARD_OK;
+}
+
+/* Apply one journal line (without its '\n'); false if it is not a valid line. */
+static bool apply_line(stsguard_cache *c, char *line, size_t len)
+{
+	if (len < 10 || line[len - 9] != ' ')
+		return false;
+	char *sp = line + len - 9;
+	uLong crc = crc32(0L, (const Bytef *)line, (uInt)(sp - line));
+	char want[9];
+	snprintf(want, sizeof want, "%08lx", crc);
+	if (memcmp(sp + 1, want, 8) != 0)
+		return false;
+	*sp = '\0';
+	size_t tlen = (size_t)(sp - line);
+
+	if (tlen > 2 && line[0] == 'D' && line[1] == ' ' && strchr(line + 2, ' ') == NULL && domain_ok(line + 2)) {
+		mem_remove(c, line + 2);
+		return true;
+	}
+	/* Validate by decoding a copy; store the text itself. */
+	char *copy = sg_strndup(line, tlen);
+	if (copy == NULL)
+		return false;
+	stsguard_cache_entry e;
+	bool ok = parse_entry_line(copy, &e) && entry_ok(&e);
+	if (ok)
+		ok = mem_put_line(c, e.domain, line, tlen) == STSGUARD_OK;
+	stsguard_cache_entry_clear(&e);
+	free(copy);
+	return ok;
 }
 
 static char *dir_path(const stsguard_cache *c, const char *name, const char *suffix)
@@ -582,7 +627,7 @@ stsguard_status stsguard_cache_get(stsguard_cache *c, const char *domain, stsgua
 		return STSGUARD_NONE;
 	pthread_mutex_lock(&c->lock);
 	struct slot **pp = find_slot(c, domain, hash_domain(domain));
-	stsguard_status st = *pp == NULL ? STSGUARD_NONE : stsguard_cache_entry_copy(out, &(*pp)->e);
+	stsguard_status st = *pp == NULL ? STSGUARD_NONE : decode_slot(*pp, out);
 	pthread_mutex_unlock(&c->lock);
 	return st;
 }
@@ -603,23 +648,20 @@ static stsguard_status append(stsguard_cache *c, sg_buf *b, stsguard_err *err)
 static stsguard_status put_locked(stsguard_cache *c, const stsguard_cache_entry *entry, stsguard_err *err)
 {
 	sg_buf b;
-	stsguard_cache_entry copy;
 	stsguard_status st;
 
 	if (c == NULL || entry == NULL || !entry_ok(entry))
 		return sg_err(err, STSGUARD_BADARG, "cache entry that could not be loaded again");
 	sg_buf_init(&b, LINE_MAX_);
 	st = format_entry(&b, entry);
+	size_t tlen = b.len;
+	if (st == STSGUARD_OK && mem_put_line(c, entry->domain, b.data, tlen) != STSGUARD_OK)
+		st = STSGUARD_NOMEM;
 	if (st == STSGUARD_OK)
 		st = finish_line(&b, 0);
 	if (st != STSGUARD_OK) {
 		sg_buf_free(&b);
-		return sg_err(err, st, "cannot serialise cache entry for %s", entry->domain);
-	}
-	if (stsguard_cache_entry_copy(&copy, entry) != STSGUARD_OK || mem_put(c, &copy) != STSGUARD_OK) {
-		stsguard_cache_entry_clear(&copy);
-		sg_buf_free(&b);
-		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+		return sg_err(err, st, "cannot store the cache entry for %s", entry->domain);
 	}
 	st = append(c, &b, err);
 	sg_buf_free(&b);
@@ -691,9 +733,15 @@ void stsguard_cache_foreach(stsguard_cache *c, int (*fn)(void *ctx, const stsgua
 		return;
 	pthread_mutex_lock(&c->lock);
 	for (size_t i = 0; i < c->nbuckets; i++)
-		for (struct slot *s = c->buckets[i]; s != NULL; s = s->next)
-			if (fn(ctx, &s->e) != 0)
+		for (struct slot *s = c->buckets[i]; s != NULL; s = s->next) {
+			stsguard_cache_entry e;
+			if (decode_slot(s, &e) != STSGUARD_OK)
+				continue;
+			int stop = fn(ctx, &e);
+			stsguard_cache_entry_clear(&e);
+			if (stop)
 				goto out;
+		}
 out:
 	pthread_mutex_unlock(&c->lock);
 }
@@ -717,7 +765,7 @@ static stsguard_status compact_locked(stsguard_cache *c, stsguard_err *err)
 	for (size_t i = 0; st == STSGUARD_OK && i < c->nbuckets; i++)
 		for (struct slot *s = c->buckets[i]; st == STSGUARD_OK && s != NULL; s = s->next) {
 			size_t start = b.len;
-			st = format_entry(&b, &s->e);
+			st = sg_buf_addstr(&b, s->line);
 			if (st == STSGUARD_OK)
 				st = finish_line(&b, start);
 		}
