@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -1118,6 +1119,9 @@ static void housekeeping(struct server *s, int64_t now_ms)
 				start_discovery(s, d);
 				submitted++;
 			}
+
+	/* Give memory freed by finished discoveries back to the system. */
+	malloc_trim(0);
 
 	/* Bounded memory: forget domains without a policy first. */
 	if (s->n_doms > s->conf->max_domains) {

@@ -84,7 +84,11 @@ stsguard_status stsguard_mx_pattern_check(const char *pattern, size_t len, stsgu
 
 	if (pattern == NULL)
 		return sg_err(err, STSGUARD_BADARG, "no mx pattern");
-	sg_escape(shown, sizeof shown, pattern, len);
+	/* Only an error message needs the escaped copy: keep the lookup path cheap. */
+	if (err != NULL)
+		sg_escape(shown, sizeof shown, pattern, len);
+	else
+		shown[0] = '\0';
 	if (len >= 2 && pattern[0] == '*' && pattern[1] == '.')
 		skip = 2;
 	if (memchr(pattern + skip, '*', len - skip) != NULL)
