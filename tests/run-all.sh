@@ -31,6 +31,9 @@ for t in build/fuzz/tests/fuzz_*; do
 	cp tests/fuzz/corpus/"$target"/* "$work/corpus/"
 	echo "--- $name"
 	rc=0
+	# Full malloc stacks so the suppressions (third-party leaks only) can match.
+	ASAN_OPTIONS="fast_unwind_on_malloc=0" \
+	LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
 	"$t" -max_total_time="$FUZZ_SECONDS" -max_len=70000 -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$work/" -print_final_stats=1 "$work/corpus" >"$work/log" 2>&1 || rc=$?
 	grep -E '^stat::(number_of_executed_units|new_units_added)' "$work/log" || true
