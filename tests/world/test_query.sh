@@ -176,7 +176,7 @@ for round in $(seq 1 25); do
 	(for d in $domains; do "$W" exec "$D" "$STSGUARD" query "$d" --direct -c "$CONF" >/dev/null 2>&1; done) 2>/dev/null &
 	storm=$!
 	sleep "0.$((RANDOM % 9 + 1))"
-	pkill -KILL -f "$STSGUARD query" 2>/dev/null
+	pkill -KILL -f -- "--direct -c $CONF" 2>/dev/null # only this world's queries
 	kill -KILL "$storm" 2>/dev/null
 	wait "$storm" 2>/dev/null
 done
