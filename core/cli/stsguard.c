@@ -39,6 +39,8 @@ static const struct command *find_command(const char *name);
 static int usage(const char *msg);
 static const char *daemon_socket(const stsguard_config *cfg);
 static int daemon_request(const char *path, const char *map, const char *key, char **reply, size_t *rlen);
+static int daemon_ask(const char *config_path, const char *socket_path, const char *map, const char *key,
+                      char **reply, size_t *rlen);
 
 /* Read a whole file (or stdin for "-") up to cap bytes; cap + 1 read means "too big". */
 static int read_input(const char *path, size_t cap, char **out, size_t *outlen)
@@ -211,19 +213,11 @@ static void print_discovery(const stsguard_discovery *d)
 
 static int query_daemon(const char *domain, int json, const char *config_path, const char *socket_path)
 {
-	stsguard_config *cfg;
-	stsguard_err err = {""};
-	if (stsguard_config_load(config_path != NULL ? config_path : STSGUARD_DEFAULT_CONFIG, config_path == NULL, &cfg,
-	                         &err) != STSGUARD_OK) {
-		fprintf(stderr, "stsguard: %s\n", err.msg);
-		return EXIT_USAGE;
-	}
 	char *reply = NULL;
 	size_t rlen = 0;
-	int rc = daemon_request(socket_path != NULL ? socket_path : daemon_socket(cfg), "query", domain, &reply, &rlen);
-	stsguard_config_free(cfg);
+	int rc = daemon_ask(config_path, socket_path, "query", domain, &reply, &rlen);
 	if (rc != 0)
-		return EXIT_TEMPFAIL;
+		return rc;
 	if (strncmp(reply, "OK ", 3) != 0) {
 		fprintf(stderr, "stsguard: %s\n", reply);
 		rc = strncmp(reply, "NOTFOUND", 8) == 0 ? EXIT_USAGE : EXIT_TEMPFAIL;
@@ -430,8 +424,13 @@ static int daemon_request(const char *path, const char *map, const char *key, ch
 	return -1;
 }
 
-/* Run one admin request and print its value; exit status from the reply kind. */
-static int daemon_print(const char *config_path, const char *socket_path, const char *map, const char *key)
+/*
+ * One request to stsguardd at socket_path, or at the first unix listen line
+ * of the configuration. 0 with *reply; else the exit status to return
+ * (EXIT_USAGE for a bad configuration, EXIT_TEMPFAIL when unreachable).
+ */
+static int daemon_ask(const char *config_path, const char *socket_path, const char *map, const char *key,
+                      char **reply, size_t *rlen)
 {
 	stsguard_config *cfg;
 	stsguard_err err = {""};
@@ -440,12 +439,19 @@ static int daemon_print(const char *config_path, const char *socket_path, const 
 		fprintf(stderr, "stsguard: %s\n", err.msg);
 		return EXIT_USAGE;
 	}
+	int rc = daemon_request(socket_path != NULL ? socket_path : daemon_socket(cfg), map, key, reply, rlen);
+	stsguard_config_free(cfg);
+	return rc == 0 ? 0 : EXIT_TEMPFAIL;
+}
+
+/* Run one admin request and print its value; exit status from the reply kind. */
+static int daemon_print(const char *config_path, const char *socket_path, const char *map, const char *key)
+{
 	char *reply = NULL;
 	size_t rlen = 0;
-	int rc = daemon_request(socket_path != NULL ? socket_path : daemon_socket(cfg), map, key, &reply, &rlen);
-	stsguard_config_free(cfg);
+	int rc = daemon_ask(config_path, socket_path, map, key, &reply, &rlen);
 	if (rc != 0)
-		return EXIT_TEMPFAIL;
+		return rc;
 	if (rlen >= 3 && strncmp(reply, "OK ", 3) == 0) {
 		printf("%s\n", reply + 3);
 		rc = EXIT_YES;

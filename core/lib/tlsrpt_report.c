@@ -482,12 +482,17 @@ static size_t sort_unique(char **v, size_t n)
 }
 
 /* Binary searches: true when found; *at is the index found or the insertion point. */
-static bool find_domain(const stsguard_tlsrpt_report *agg, const char *name, size_t *at)
+/*
+ * Binary search in a sorted array: true with *at = the match, or false with
+ * *at = where the key would be inserted. cmp(element, key) like strcmp.
+ */
+static bool bsearch_at(const void *base, size_t n, size_t size, const void *key,
+                       int (*cmp)(const void *elem, const void *key), size_t *at)
 {
-	size_t lo = 0, hi = agg->n_domains;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(agg->domains[mid].name, name);
+		int c = cmp((const char *)base + mid * size, key);
 		if (c == 0) {
 			*at = mid;
 			return true;
@@ -499,44 +504,36 @@ static bool find_domain(const stsguard_tlsrpt_report *agg, const char *name, siz
 	}
 	*at = lo;
 	return false;
+}
+
+static int domain_elem_cmp(const void *elem, const void *key)
+{
+	return strcmp(((const struct domain *)elem)->name, key);
+}
+
+static int policy_elem_cmp(const void *elem, const void *key)
+{
+	return policy_cmp(elem, key);
+}
+
+static int detail_elem_cmp(const void *elem, const void *key)
+{
+	return detail_cmp(elem, key);
+}
+
+static bool find_domain(const stsguard_tlsrpt_report *agg, const char *name, size_t *at)
+{
+	return bsearch_at(agg->domains, agg->n_domains, sizeof agg->domains[0], name, domain_elem_cmp, at);
 }
 
 static bool find_policy(const struct domain *d, const struct pkey *k, size_t *at)
 {
-	size_t lo = 0, hi = d->n_policies;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = policy_cmp(&d->policies[mid], k);
-		if (c == 0) {
-			*at = mid;
-			return true;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*at = lo;
-	return false;
+	return bsearch_at(d->policies, d->n_policies, sizeof d->policies[0], k, policy_elem_cmp, at);
 }
 
 static bool find_detail(const struct policy *p, const struct dkey *k, size_t *at)
 {
-	size_t lo = 0, hi = p->n_details;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = detail_cmp(&p->details[mid], k);
-		if (c == 0) {
-			*at = mid;
-			return true;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*at = lo;
-	return false;
+	return bsearch_at(p->details, p->n_details, sizeof p->details[0], k, detail_elem_cmp, at);
 }
 
 /*
