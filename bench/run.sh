@@ -37,6 +37,9 @@
 #                          during which other work used > NOISE_PCT % of a core in a
 #                          phase is discarded (kept in discarded.tsv) and run again, at
 #                          most NOISE_RETRIES times; then kept and flagged in the table
+#         SETTLE=35        after the 10k fill, wait this long idle and record RSS again
+#                          ("settled": a daemon that trims its heap periodically has
+#                          done so by then); 0 = skip
 #         CLIENT_TIMEOUT=120   seconds per client run before it gives up
 #         BAD=0            1 = also ask both daemons the anchor's bad-input domains
 #         SAVE=dir         also copy table.md, results.tsv, correctness.txt, run.log there
@@ -69,6 +72,7 @@ QUIET_WAIT=${QUIET_WAIT:-180}
 QUIET_PCT=${QUIET_PCT:-15}
 NOISE_PCT=${NOISE_PCT:-25}
 NOISE_RETRIES=${NOISE_RETRIES:-2}
+SETTLE=${SETTLE:-35}
 CLIENT_CPU=${CLIENT_CPU:-0}
 DAEMON_CPU=${DAEMON_CPU:-1}
 CLIENT_TIMEOUT=${CLIENT_TIMEOUT:-120}
@@ -177,7 +181,7 @@ T_START=$(date +%s)
 log "machine: $NCPU cpus ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 log "daemons: $DAEMONS; OUT=$OUT"
 rm -rf "$OUT/data" "$LOGDIR"; mkdir -p "$LOGDIR"
-echo "# meta n_cold=$N_COLD n_warm=$N_WARM n_big=$N_BIG n_nopol=$N_NOPOL herd=$HERD reps=$REPS cache_grace=$CACHE_GRACE pin=$PIN transport=$TRANSPORT ca_bundle=$CA_BUNDLE" > "$RES"
+echo "# meta n_cold=$N_COLD n_warm=$N_WARM n_big=$N_BIG n_nopol=$N_NOPOL herd=$HERD reps=$REPS cache_grace=$CACHE_GRACE pin=$PIN transport=$TRANSPORT ca_bundle=$CA_BUNDLE settle=$SETTLE" > "$RES"
 gcc -O2 -Wall -o "$SMC" "$BENCH/smclient.c" || exit 1
 NGEN=$(( N_BIG > N_COLD ? N_BIG : N_COLD ))
 log "generating $NGEN domains (DNS data, certs, nginx conf)"
@@ -501,6 +505,7 @@ inst_big() {
     bench cold10k -c 50 -m seq "$OUT/big.txt"
     sleep 1
     recmem mem_10k
+    if [ "$SETTLE" -gt 0 ]; then sleep "$SETTLE"; recmem mem_10k_settled; fi
     stop_daemon
 }
 N_DISCARDED=0
