@@ -34,34 +34,14 @@ trap cleanup EXIT
 SOCK=$D/run/stsguardd.sock
 PORT=8461
 CONF=$D/stsguardd.conf
-cat >"$CONF" <<CONFEOF
-listen = unix:$SOCK
-listen = inet:127.0.0.1:$PORT
-resolver = 127.0.0.2
-ca_file = $WORLD_CA
-cache_dir = $D/dcache
-fetch_timeout = 3
-query_timeout = 2
-workers = 8
-log_level = debug
-CONFEOF
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-x() { "$W" exec "$D" "$@"; }
+. "$HERE/daemon-lib.sh"
+daemon_conf "$CONF" "$SOCK" "$PORT" 2
 
 start_daemon() {
 	local vg=()
 	[ "$VALGRIND" = 1 ] && vg=(valgrind --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect
 		--errors-for-leak-kinds=definite,indirect --log-file="$D/valgrind.%p.log")
-	DPID=$("$W" spawn "$D" stsguardd "${vg[@]}" "$STSGUARDD" -f -c "$CONF")
-	for _ in $(seq 1 200); do
-		[ -S "$SOCK" ] && x "$SMQ" -t 2 "unix:$SOCK" prefetch ready.test >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "stsguardd did not start:"; cat "$D/log/spawn-stsguardd.log"
-	return 1
+	spawn_daemon "$CONF" "$SOCK" "${vg[@]}"
 }
 # ask MAP KEY [ENDPOINT]: the reply payload
 ask() { x "$SMQ" -t 10 "${3:-unix:$SOCK}" "$1" "$2"; }

@@ -158,38 +158,16 @@ done
 . "$D/env"
 
 CONF=$D/stsguardd.conf
-cat >"$CONF" <<CONFEOF
-listen = unix:$SOCK
-listen = inet:127.0.0.1:$INET_PORT
-resolver = 127.0.0.2
-ca_file = $WORLD_CA
-cache_dir = $D/dcache
-fetch_timeout = 3
-query_timeout = 8
-workers = 8
-log_level = debug
-CONFEOF
-
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-x() { "$W" exec "$D" "$@"; }
+. "$HERE/daemon-lib.sh"
+daemon_conf "$CONF" "$SOCK" "$INET_PORT" 8
 pfx() { x env LD_LIBRARY_PATH="$PFLD" "$@"; } # a Postfix command inside the world
 ask() { x "$SMQ" -t 10 "${3:-unix:$SOCK}" "$1" "$2"; }
 
 start_daemon() {
-	DPID=$("$W" spawn "$D" stsguardd "$STSGUARDD" -f -c "$CONF")
-	for _ in $(seq 1 200); do
-		if [ -S "$SOCK" ] && x "$SMQ" -t 2 "unix:$SOCK" prefetch ready.test >/dev/null 2>&1; then
-			# The socket is srw-rw---- root:root; Postfix's daemons run as
-			# $MAIL_OWNER: give them the group, as an admin adds the postfix
-			# user to stsguardd's group.
-			chgrp "$OWNER_GROUP" "$SOCK" && return 0
-		fi
-		sleep 0.1
-	done
-	echo "stsguardd did not start:"; cat "$D/log/spawn-stsguardd.log"
-	return 1
+	spawn_daemon "$CONF" "$SOCK" || return 1
+	# The socket is srw-rw---- root:root; Postfix's daemons run as $MAIL_OWNER:
+	# give them the group, as an admin adds the postfix user to stsguardd's group.
+	chgrp "$OWNER_GROUP" "$SOCK"
 }
 start_daemon || exit 1
 
