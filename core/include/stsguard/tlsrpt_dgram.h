@@ -2,7 +2,8 @@
  * tlsrpt_dgram.h - the datagrams that sys4's libtlsrpt (used by Postfix
  * 3.10+ with smtp_tlsrpt_socket_name) sends to its collector, turned into
  * TLS-RPT results (tlsrpt.h) so that stsguardd can take the collector's
- * place on that unix datagram socket (config tlsrpt_socket).
+ * place on that unix datagram socket (the daemon side, config key
+ * tlsrpt_socket, is not part of this module).
  *
  * One datagram describes one delivery attempt (one TLS session, or the
  * attempt that failed before one existed) to the recipient domain "d", as
