@@ -56,34 +56,45 @@ static stsguard_status wrong_type(stsguard_err *err, const char *where, const ch
 }
 
 /*
- * An optional string member, at most cap bytes, copied NUL-terminated into
- * out (size cap + 1); "" when absent. No control characters: libtlsrpt
- * escapes them, and none of our fields may hold one (TAB aside).
+ * An optional string member, at most cap bytes: its value in *v, NULL when
+ * absent. No control characters but TAB: libtlsrpt escapes them, and none
+ * of our fields may hold one.
  */
-static stsguard_status get_str(const stsguard_json_doc *doc, const stsguard_json_value *obj, const char *name,
-                               const char *where, char *out, size_t cap, bool required, stsguard_err *err)
+static stsguard_status str_member(const stsguard_json_doc *doc, const stsguard_json_value *obj, const char *name,
+                                  const char *where, size_t cap, bool required, const stsguard_json_value **v,
+                                  stsguard_err *err)
 {
-	const stsguard_json_value *v = stsguard_json_member(doc, obj, name);
-
-	out[0] = '\0';
-	if (v == NULL) {
+	*v = stsguard_json_member(doc, obj, name);
+	if (*v == NULL) {
 		if (required)
 			return sg_err(err, STSGUARD_INVALID, "datagram: %s\"%s\" missing", where, name);
 		return STSGUARD_OK;
 	}
-	if (v->type != STSGUARD_JSON_STRING)
-		return wrong_type(err, where, name, v, "a string");
-	if (v->len > cap)
+	if ((*v)->type != STSGUARD_JSON_STRING)
+		return wrong_type(err, where, name, *v, "a string");
+	if ((*v)->len > cap)
 		return sg_err(err, STSGUARD_TOOBIG, "datagram: %s\"%s\" is %zu bytes, more than %zu", where, name,
-		              v->len, cap);
-	for (size_t i = 0; i < v->len; i++) {
-		unsigned char c = (unsigned char)v->text[i];
+		              (*v)->len, cap);
+	for (size_t i = 0; i < (*v)->len; i++) {
+		unsigned char c = (unsigned char)(*v)->text[i];
 		if ((c < 0x20 && c != '\t') || c == 0x7f)
 			return sg_err(err, STSGUARD_INVALID, "datagram: %s\"%s\" holds control character 0x%02x", where,
 			              name, c);
 	}
-	memcpy(out, v->text, v->len + 1);
 	return STSGUARD_OK;
+}
+
+/* As str_member(), copied NUL-terminated into out (size cap + 1); "" when absent. */
+static stsguard_status get_str(const stsguard_json_doc *doc, const stsguard_json_value *obj, const char *name,
+                               const char *where, char *out, size_t cap, bool required, stsguard_err *err)
+{
+	const stsguard_json_value *v;
+	stsguard_status st = str_member(doc, obj, name, where, cap, required, &v, err);
+
+	out[0] = '\0';
+	if (st == STSGUARD_OK && v != NULL)
+		memcpy(out, v->text, v->len + 1);
+	return st;
 }
 
 static stsguard_status get_int(const stsguard_json_doc *doc, const stsguard_json_value *obj, const char *name,
@@ -353,16 +364,10 @@ static stsguard_status parse_doc(const stsguard_json_doc *doc, int64_t now, stsg
 	if (d->domain[0] == '*' || stsguard_mx_pattern_check(d->domain, strlen(d->domain), NULL) != STSGUARD_OK)
 		return sg_err(err, STSGUARD_INVALID, "datagram: \"d\" is not a host name");
 
-	char *record = malloc(STSGUARD_TLSRPT_DGRAM_RECORD_MAX + 1);
-	if (record == NULL)
-		return sg_err(err, STSGUARD_NOMEM, "datagram: out of memory");
-	st = get_str(doc, root, "pr", "", record, STSGUARD_TLSRPT_DGRAM_RECORD_MAX, false, err);
-	if (st != STSGUARD_OK) {
-		free(record);
+	st = str_member(doc, root, "pr", "", STSGUARD_TLSRPT_DGRAM_RECORD_MAX, false, &v, err);
+	if (st != STSGUARD_OK)
 		return st;
-	}
-	d->tlsrpt_record = sg_strndup(record, strlen(record));
-	free(record);
+	d->tlsrpt_record = v != NULL ? sg_strndup(v->text, v->len) : sg_strndup("", 0);
 	if (d->tlsrpt_record == NULL)
 		return sg_err(err, STSGUARD_NOMEM, "datagram: out of memory");
 
