@@ -20,6 +20,16 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* EAGAIN and EWOULDBLOCK are the same on Linux, not everywhere. */
+static int would_block(int e)
+{
+#if EAGAIN != EWOULDBLOCK
+	if (e == EWOULDBLOCK)
+		return 1;
+#endif
+	return e == EAGAIN;
+}
+
 static void fail(char *err, size_t errsz, const char *what, int e)
 {
 	if (err == NULL || errsz == 0)
@@ -60,7 +70,7 @@ static int open_conn(struct smc *c, const char *path, long long deadline, char *
 	struct sockaddr_un sun;
 	size_t pl = strlen(path);
 
-	if (pl >= sizeof sun.sun_path || pl >= sizeof c->path) {
+	if (pl >= sizeof sun.sun_path) { /* c->path has the same size */
 		fail(err, errsz, "socket path too long", 0);
 		return -1;
 	}
@@ -106,7 +116,7 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline)
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (n < 0 && would_block(errno)) {
 			if (wait_fd(fd, POLLOUT, deadline) != 0)
 				return -1;
 			continue;
@@ -188,7 +198,7 @@ static int read_reply(int fd, char *reply, size_t replysz, long long deadline)
 		/* recv returned -1 */
 		if (errno == EINTR)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
+		if (!would_block(errno))
 			return -1;
 		if (wait_fd(fd, POLLIN, deadline) != 0)
 			return -1;

@@ -45,9 +45,6 @@ start_daemon() {
 }
 # ask MAP KEY [ENDPOINT]: the reply payload
 ask() { x "$SMQ" -t 10 "${3:-unix:$SOCK}" "$1" "$2"; }
-expect_reply() { # NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi
-}
 fetches() { grep -c 'GET /.well-known/mta-sts.txt' "$D/log/nginx-access.log"; }
 
 start_daemon || exit 1
