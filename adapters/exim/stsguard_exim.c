@@ -259,10 +259,10 @@ int stsguard_mx_ignore(uschar **yield, int argc, uschar *argv[])
 			return give(yield, "*");
 		count++;
 		p += n;
-		if (*p == ',')
+		if (*p == ',' && p[1] != '\0')
 			p++;
 		else if (*p != '\0')
-			return give(yield, "*");
+			return give(yield, "*"); /* a space, or a comma ending the list */
 	}
 	if (count == 0 || put(out, &len, " *", 2) != 0)
 		return give(yield, "*");
