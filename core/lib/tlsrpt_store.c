@@ -893,26 +893,42 @@ stsguard_status stsguard_tlsrpt_store_foreach_day(stsguard_tlsrpt_store *s, cons
 	struct reader rd = {start / 86400, fn, ctx, stats, false, STSGUARD_OK};
 	file_name(rd.dayno, name);
 
-	/* How much of the file is settled: on a writable store, only what was committed. */
-	uint64_t limit = UINT64_MAX;
-	if (!s->read_only) {
-		pthread_mutex_lock(&s->mu);
-		struct day *d = day_find(s, rd.dayno);
-		if (d != NULL) {
-			limit = d->durable;
-		} else {
-			struct stat sb;
-			if (fstatat(s->dirfd, name, &sb, 0) == 0)
-				limit = (uint64_t)sb.st_size;
-		}
-		pthread_mutex_unlock(&s->mu);
-	}
-
 	int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return STSGUARD_NONE;
 		return sg_err(err, STSGUARD_IO, "cannot open %s/%s: %s", s->dir, name, strerror(errno));
+	}
+
+	/*
+	 * How much of the open file is settled: on a writable store, only what
+	 * was committed. Decided after the open, under mu, about the file the fd
+	 * holds. The other way round, a walk that found no entry and no file
+	 * (so no bound) could open the file after an adder had created the
+	 * entry and the file and its leader had written lines it had not yet
+	 * synced: the walk would visit unacknowledged results (which a failed
+	 * commit truncates away), and the next walk, bounded by durable, fewer.
+	 * With an entry, durable bounds the read (the file only grows beyond
+	 * it); without one nothing of ours is in flight for the day (an entry
+	 * exists from the first queued line to expiry), so the size is settled.
+	 */
+	uint64_t limit = UINT64_MAX;
+	if (!s->read_only) {
+		struct stat sb;
+		int serr = 0;
+		pthread_mutex_lock(&s->mu);
+		struct day *d = day_find(s, rd.dayno);
+		if (d != NULL)
+			limit = d->durable;
+		else if (fstat(fd, &sb) == 0)
+			limit = (uint64_t)sb.st_size;
+		else
+			serr = errno;
+		pthread_mutex_unlock(&s->mu);
+		if (serr != 0) {
+			close(fd);
+			return sg_err(err, STSGUARD_IO, "cannot stat %s/%s: %s", s->dir, name, strerror(serr));
+		}
 	}
 	size_t cap = STSGUARD_TLSRPT_LINE_MAX + CRC_LEN + 1 + READ_CHUNK;
 	char *buf = malloc(cap);
