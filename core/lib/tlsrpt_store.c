@@ -324,8 +324,22 @@ static stsguard_status day_commit(stsguard_tlsrpt_store *s, struct day *d, uint6
 	if (st != STSGUARD_OK) {
 		int e = errno;
 		/* Take back what part of the batch made it, so the next line starts a line. */
-		if (ftruncate(d->fd, (off_t)d->file_size) != 0)
-			d->need_newline = true;
+		if (ftruncate(d->fd, (off_t)d->file_size) != 0) {
+			/*
+			 * The fragment stays. file_size must say so: durable is set
+			 * from it after the next commit, and a bound short of the
+			 * file's real end would cut the last acknowledged line.
+			 */
+			struct stat sb;
+			if (fstat(d->fd, &sb) == 0) {
+				d->file_size = (uint64_t)sb.st_size;
+				d->need_newline = true;
+			} else {
+				close(d->fd); /* day_open measures the file again */
+				d->fd = -1;
+				s->open_fds--;
+			}
+		}
 		return sg_err(err, STSGUARD_IO, "cannot append to %s/%s: %s", s->dir, name, strerror(e));
 	}
 	d->file_size += d->writing.len + (d->need_newline ? 1 : 0);

@@ -1351,12 +1351,17 @@ static void test_store_modes(void)
  * - the next openat of a day file for reading first runs g_open_hook, in
  *   the thread that opens (once);
  * - fdatasync stops the commit leader before its sync (its lines written,
- *   not yet durable) until the test releases it.
+ *   not yet durable) until the test releases it;
+ * - ftruncate fails (EIO) g_ftruncate_fail times.
  */
 int __real_openat(int dirfd, const char *path, int flags, ...);
 int __wrap_openat(int dirfd, const char *path, int flags, ...);
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
+int __real_ftruncate(int fd, off_t length);
+int __wrap_ftruncate(int fd, off_t length);
+
+static atomic_int g_ftruncate_fail; /* ftruncate calls still to fail with EIO */
 
 static void (*_Atomic g_open_hook)(void);
 static pthread_mutex_t g_gate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1393,6 +1398,18 @@ int __wrap_fdatasync(int fd)
 	}
 	pthread_mutex_unlock(&g_gate_mu);
 	return __real_fdatasync(fd);
+}
+
+int __wrap_ftruncate(int fd, off_t length)
+{
+	int left = atomic_load(&g_ftruncate_fail);
+	while (left > 0) {
+		if (atomic_compare_exchange_weak(&g_ftruncate_fail, &left, left - 1)) {
+			errno = EIO;
+			return -1;
+		}
+	}
+	return __real_ftruncate(fd, length);
 }
 
 /* Arm the gate: the next fdatasync waits for gate_release(). */
@@ -1503,6 +1520,67 @@ static void test_store_walk_during_commit(void)
 	CHECK_STATUS(stsguard_tlsrpt_store_foreach_day(s, "2026-11-28", count_only, &n, &ds, NULL), STSGUARD_OK,
 	             "during commit: walk after the commit");
 	CHECK_INT(n, 1, "during commit: the acknowledged result is visited");
+	stsguard_tlsrpt_store_close(s);
+	rm_dir(dir);
+}
+
+/*
+ * A failed append whose fragment cannot be truncated away: the fragment
+ * stays as a line of its own, and the results acknowledged after it are
+ * read back whole (the store's idea of the file size must count the
+ * fragment, or every walk stops short of the last line).
+ */
+static void test_store_truncate_error(void)
+{
+	char dir[600];
+	int64_t now = DAY0 + 600;
+	const char *file = "2026-11-28.results";
+	subdir(dir, sizeof dir, "truncerr");
+	stsguard_tlsrpt_store *s = open_store(dir, &now, 0, 0, "truncate error: open");
+	if (s == NULL)
+		return;
+	stsguard_tlsrpt_result r;
+	tagged(&r, now, "before");
+	CHECK_STATUS(stsguard_tlsrpt_store_add(s, &r, NULL), STSGUARD_OK, "truncate error: add before");
+	long good = file_size(dir, file);
+
+	/* RLIMIT_FSIZE makes the append fail part-way (EFBIG); then the truncation fails too. */
+	struct rlimit old, lim;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)good + 20;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	atomic_store(&g_ftruncate_fail, 1);
+	tagged(&r, now, "during");
+	stsguard_status st = stsguard_tlsrpt_store_add(s, &r, NULL);
+	atomic_store(&g_ftruncate_fail, 0);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, prev);
+	CHECK_STATUS(st, STSGUARD_IO, "truncate error: add fails");
+	CHECK_INT(file_size(dir, file), good + 20, "truncate error: the fragment stays");
+
+	tagged(&r, now, "after");
+	CHECK_STATUS(stsguard_tlsrpt_store_add(s, &r, NULL), STSGUARD_OK, "truncate error: add after");
+	tagged(&r, now, "after2");
+	CHECK_STATUS(stsguard_tlsrpt_store_add(s, &r, NULL), STSGUARD_OK, "truncate error: add after 2");
+	struct coll c = {NULL, 0, 0, 0};
+	stsguard_tlsrpt_day_stats ds;
+	CHECK_STATUS(walk(s, "2026-11-28", &c, &ds), STSGUARD_OK, "truncate error: walk");
+	CHECK_INT(ds.results, 3, "truncate error: before, after and after2");
+	CHECK_INT(ds.skipped, 1, "truncate error: only the fragment skipped");
+	coll_free(&c);
+	stsguard_tlsrpt_store_close(s);
+
+	/* A fresh instance reads the same. */
+	s = open_store(dir, &now, 0, 0, "truncate error: reopen");
+	if (s == NULL)
+		return;
+	c = (struct coll){NULL, 0, 0, 0};
+	CHECK_STATUS(walk(s, "2026-11-28", &c, &ds), STSGUARD_OK, "truncate error: walk after reopen");
+	CHECK_INT(ds.results, 3, "truncate error: three after reopen");
+	CHECK_INT(ds.skipped, 1, "truncate error: one skipped after reopen");
+	coll_free(&c);
 	stsguard_tlsrpt_store_close(s);
 	rm_dir(dir);
 }
@@ -1902,6 +1980,7 @@ int main(void)
 	test_store_write_error();
 	test_store_modes();
 	test_store_walk_during_commit();
+	test_store_truncate_error();
 	test_store_concurrent();
 	test_store_kill();
 	rm_dir(g_dir);
