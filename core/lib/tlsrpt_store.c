@@ -324,8 +324,22 @@ static stsguard_status day_commit(stsguard_tlsrpt_store *s, struct day *d, uint6
 	if (st != STSGUARD_OK) {
 		int e = errno;
 		/* Take back what part of the batch made it, so the next line starts a line. */
-		if (ftruncate(d->fd, (off_t)d->file_size) != 0)
-			d->need_newline = true;
+		if (ftruncate(d->fd, (off_t)d->file_size) != 0) {
+			/*
+			 * The fragment stays. file_size must say so: durable is set
+			 * from it after the next commit, and a bound short of the
+			 * file's real end would cut the last acknowledged line.
+			 */
+			struct stat sb;
+			if (fstat(d->fd, &sb) == 0) {
+				d->file_size = (uint64_t)sb.st_size;
+				d->need_newline = true;
+			} else {
+				close(d->fd); /* day_open measures the file again */
+				d->fd = -1;
+				s->open_fds--;
+			}
+		}
 		return sg_err(err, STSGUARD_IO, "cannot append to %s/%s: %s", s->dir, name, strerror(e));
 	}
 	d->file_size += d->writing.len + (d->need_newline ? 1 : 0);
@@ -893,26 +907,42 @@ stsguard_status stsguard_tlsrpt_store_foreach_day(stsguard_tlsrpt_store *s, cons
 	struct reader rd = {start / 86400, fn, ctx, stats, false, STSGUARD_OK};
 	file_name(rd.dayno, name);
 
-	/* How much of the file is settled: on a writable store, only what was committed. */
-	uint64_t limit = UINT64_MAX;
-	if (!s->read_only) {
-		pthread_mutex_lock(&s->mu);
-		struct day *d = day_find(s, rd.dayno);
-		if (d != NULL) {
-			limit = d->durable;
-		} else {
-			struct stat sb;
-			if (fstatat(s->dirfd, name, &sb, 0) == 0)
-				limit = (uint64_t)sb.st_size;
-		}
-		pthread_mutex_unlock(&s->mu);
-	}
-
 	int fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return STSGUARD_NONE;
 		return sg_err(err, STSGUARD_IO, "cannot open %s/%s: %s", s->dir, name, strerror(errno));
+	}
+
+	/*
+	 * How much of the open file is settled: on a writable store, only what
+	 * was committed. Decided after the open, under mu, about the file the fd
+	 * holds. The other way round, a walk that found no entry and no file
+	 * (so no bound) could open the file after an adder had created the
+	 * entry and the file and its leader had written lines it had not yet
+	 * synced: the walk would visit unacknowledged results (which a failed
+	 * commit truncates away), and the next walk, bounded by durable, fewer.
+	 * With an entry, durable bounds the read (the file only grows beyond
+	 * it); without one nothing of ours is in flight for the day (an entry
+	 * exists from the first queued line to expiry), so the size is settled.
+	 */
+	uint64_t limit = UINT64_MAX;
+	if (!s->read_only) {
+		struct stat sb;
+		int serr = 0;
+		pthread_mutex_lock(&s->mu);
+		struct day *d = day_find(s, rd.dayno);
+		if (d != NULL)
+			limit = d->durable;
+		else if (fstat(fd, &sb) == 0)
+			limit = (uint64_t)sb.st_size;
+		else
+			serr = errno;
+		pthread_mutex_unlock(&s->mu);
+		if (serr != 0) {
+			close(fd);
+			return sg_err(err, STSGUARD_IO, "cannot stat %s/%s: %s", s->dir, name, strerror(serr));
+		}
 	}
 	size_t cap = STSGUARD_TLSRPT_LINE_MAX + CRC_LEN + 1 + READ_CHUNK;
 	char *buf = malloc(cap);
