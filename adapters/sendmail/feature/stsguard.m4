@@ -1,0 +1,103 @@
+divert(-1)
+#
+# stsguard.m4 - MTA-STS (RFC 8461) enforcement and TLS-RPT (RFC 8460)
+# recording for Sendmail 8.17+ built with _FFR_MTA_STS, through stsguardd.
+#
+# Install as <cf dir>/feature/stsguard.m4 (Debian: /usr/share/sendmail/cf/feature/)
+# and add ONE line to sendmail.mc, after FEATURE(`access_db') and before MAILER():
+#
+#   FEATURE(`stsguard', `unix:/run/stsguard/stsguardd.sock')dnl
+#
+# Arguments:
+#   1  stsguardd's endpoint for the `sts' map: unix:/path or inet:port@127.0.0.1.
+#      Required: there is deliberately no default, so Sendmail never asks
+#      whatever else listens on 5461/8461 (FEATURE(sts)'s default) by accident.
+#   2  `failclosed' (default) or `failopen': what happens while stsguardd is
+#      unreachable.  failclosed: every delivery defers ("STS lookup temp fail"),
+#      also to domains without a policy.  failopen: the `sts' map is optional
+#      (-o): mail goes out as without MTA-STS.
+#   3  endpoint for the TLS-RPT recorder map `tlsrpt' (default: argument 1).
+#      A second stsguardd listener is better: Sendmail shares one connection
+#      among all socket maps with the same endpoint and closes it on any error.
+#
+# What it adds:
+#   * FEATURE(`sts') against that endpoint (stsguardd's `sts' map answers in
+#     the grammar Sendmail 8.17 accepts, docs/PROTOCOL.md section 5.1);
+#   * Local_tls_server: after every outbound STARTTLS attempt, one lookup in
+#     the `tlsrpt' map (docs/PROTOCOL.md) with the session's TLS facts.  The
+#     answer is thrown away and the ruleset never returns $#, so recording can
+#     never reject or defer mail; a dead recorder costs at most its -d timeout;
+#   * with FEATURE(`access_db'): the per-server opt-out `Clt_Features:<mx> M'
+#     that 8.17.1.9's clt_features ruleset looks up under the wrong name
+#     (${client_name} instead of the server).  8.18 fixed it upstream.
+#
+# This feature defines Local_tls_server and Local_clt_features: a .mc that
+# uses it must not define LOCAL_TLS_SERVER or LOCAL_CLT_FEATURES itself.
+
+ifelse(defn(`_ARG_'), `',
+	`errprint(`*** ERROR: FEATURE(`stsguard') needs the stsguardd endpoint, e.g. FEATURE(`stsguard', `unix:/run/stsguard/stsguardd.sock')
+')m4exit(1)')
+define(`_STSGUARD_EP_', defn(`_ARG_'))
+define(`_STSGUARD_MODE_', ifelse(_ARG2_, `', `failclosed', _ARG2_))
+define(`_STSGUARD_RPT_EP_', ifelse(_ARG3_, `', defn(`_STSGUARD_EP_'), _ARG3_))
+ifelse(_STSGUARD_MODE_, `failclosed', `define(`_STSGUARD_OPT_', `')',
+	_STSGUARD_MODE_, `failopen', `define(`_STSGUARD_OPT_', `-o ')',
+	`errprint(`*** ERROR: FEATURE(`stsguard'): second argument must be failclosed or failopen, not '_STSGUARD_MODE_`
+')m4exit(1)')
+
+FEATURE(`sts', `socket '_STSGUARD_OPT_`-d5 -T<TMPF> '_STSGUARD_EP_)
+
+LOCAL_CONFIG
+# stsguard: TLS-RPT recorder (the reply is ignored; -o: never an error at startup)
+Ktlsrpt socket -o -f -d2 -T<TMPF> _STSGUARD_RPT_EP_
+# stsguard: "name= value" (how Sendmail joins tokens) -> "name=value";
+# no match (an empty value) -> the field is left out
+Kstsguard_kv regex -s1,2 -d ([a-z]+=)[[:space:]]([^[:space:]]+)
+
+define(`_LOCAL_TLS_SERVER_')
+divert(9)
+# stsguard: record this session for TLS-RPT.  Input ${verify}; the result is
+# ignored by tls_server unless it is $# (never returned here).
+SLocal_tls_server
+R$*			$: $(macro {stsguard_san} $) <$&{rcpt_addr}>
+# no {rcpt_addr}: STS is off for this connection (flag M, or no recipient)
+R<>			$@ none
+R<$*@$+>		$: $2
+R<$*>			$@ none
+R$+.			$1
+# TEMP: the sts lookup itself failed; CONFIG: Sendmail's own TLS setup failed.
+# Neither says anything about the receiving MX.
+R$+			$: $1 $| $&{verify}
+R$+ $| TEMP		$@ none
+R$+ $| CONFIG		$@ none
+# san=ok/fail: is the MX name in the certificate (the check STS_SAN makes
+# later, in tls_rcpt)?  Only when a TLS session exists.
+R$+ $| $*		$: $1 $| $&{cipher}
+R$+ $| $+		$: $1 $| $>Stsguard_san $&{server_name}
+R$+ $| ok		$: $(macro {stsguard_san} $@ ok $) $1
+R$+ $| fail		$: $(macro {stsguard_san} $@ fail $) $1
+R$+ $| $*		$: $1
+R$+	$: $(stsguard_kv domain= $1 $: $) $(stsguard_kv verify= $&{verify} $: $) $(stsguard_kv tlsv= $&{tls_version} $: $) $(stsguard_kv cipher= $&{cipher} $: $) $(stsguard_kv sni= $&{sts_sni} $: $) $(stsguard_kv san= $&{stsguard_san} $: $) $(stsguard_kv mx= $&{server_name} $: $) $(stsguard_kv ip= $&{server_addr} $: $) $(stsguard_kv src= $&{if_addr_out} $: $)
+R$+			$: $(tlsrpt $1 $: norec $)
+R$*			$@ recorded
+
+# stsguard: the SAN test of proto.m4's STS_SAN, copied so the recorded
+# san= is exactly what Sendmail decides in tls_rcpt.
+SStsguard_san
+R$={cert_altnames}	$@ ok
+R$-.$+			$: $2
+R *.$={cert_altnames}	$@ ok
+R$*			$@ fail
+ifdef(`_ACCESS_TABLE_', `
+define(`_LOCAL_CLT_FEATURES_')
+# stsguard: 8.17.1.9 clt_features keys on ${client_name}; look up the server
+# (input "server name $| server address") so "Clt_Features:<mx> M" turns STS
+# off for that MX.
+SLocal_clt_features
+R$* $| $*		$1
+R$* .			$1
+R$*			$: <$(access Clt_Features:$1 $: ? $)>
+R<?>			$@ OK
+R<$+>			$# $1
+', `dnl')
+divert(-1)

@@ -1,0 +1,196 @@
+/* stsguard-milter - warm stsguardd's policy cache at RCPT time.
+ *
+ * Why: milters only see the inbound transaction (shared/reference §7), so
+ * this one cannot enforce anything; Sendmail's own FEATURE(sts) does that at
+ * delivery.  What a milter can do is name the recipient domain early: for
+ * each RCPT TO whose mailer is not local it sends stsguardd
+ * `prefetch <domain>` (docs/PROTOCOL.md §5.5), so the policy of a domain
+ * never written to before is usually cached when the queue runs, and the
+ * very first message to it is already protected.
+ *
+ * Contract: always SMFIS_CONTINUE; never modifies a message; every request
+ * is bounded by -t milliseconds (default 100) and fails open; duplicates
+ * within one message are skipped (at most SMM_DOMAINS_MAX distinct domains
+ * per message are prefetched).  Usage:
+ *   stsguard-milter -p unix:/run/stsguard/milter.sock
+ *                   -d unix:/run/stsguard/stsguardd.sock [-t MS] [-v]
+ * Runs in the foreground (a supervisor daemonises); logs to syslog (mail). */
+#include "prefetch.h"
+
+#include <libmilter/mfapi.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#define SMM_DOMAINS_MAX 32
+
+static struct smp_endpoint *daemon_ep;
+static int timeout_ms = 100;
+static int verbose;
+
+/* Log "stsguardd unreachable" once per outage, not once per recipient. */
+static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+static int daemon_away;
+
+/* libmilter's API takes char *, not const char * */
+static char sym_rcpt_mailer[] = "{rcpt_mailer}";
+static char milter_name[] = "stsguard-milter";
+
+struct msgctx {
+	size_t n;
+	char seen[SMM_DOMAINS_MAX][SMP_DOMAIN_MAX + 1];
+};
+
+static void note_state(int away, const char *domain, const char *why)
+{
+	int changed;
+
+	pthread_mutex_lock(&state_lock);
+	changed = daemon_away != away;
+	daemon_away = away;
+	pthread_mutex_unlock(&state_lock);
+	if (changed && away)
+		syslog(LOG_WARNING, "stsguardd unreachable, not prefetching (first failure: %s: %s)", domain, why);
+	else if (changed)
+		syslog(LOG_NOTICE, "stsguardd reachable again");
+}
+
+static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct msgctx *m = smfi_getpriv(ctx);
+	const char *mailer = smfi_getsymval(ctx, sym_rcpt_mailer);
+	char domain[SMP_DOMAIN_MAX + 1], reply[SMP_REPLY_MAX + 1];
+	size_t i;
+
+	if (argv == NULL || argv[0] == NULL)
+		return SMFIS_CONTINUE;
+	/* local, prog, file and error deliveries never leave over SMTP */
+	if (mailer != NULL && (strcmp(mailer, "local") == 0 || strcmp(mailer, "prog") == 0 ||
+	                       strcmp(mailer, "*file*") == 0 || strcmp(mailer, "*include*") == 0 ||
+	                       strcmp(mailer, "error") == 0))
+		return SMFIS_CONTINUE;
+	if (!smp_rcpt_domain(argv[0], 1024, domain))
+		return SMFIS_CONTINUE;
+	if (m == NULL) {
+		m = calloc(1, sizeof *m);
+		if (m == NULL || smfi_setpriv(ctx, m) != MI_SUCCESS) {
+			free(m);
+			m = NULL;
+		}
+	}
+	if (m != NULL) {
+		for (i = 0; i < m->n; i++)
+			if (strcmp(m->seen[i], domain) == 0)
+				return SMFIS_CONTINUE;
+		if (m->n == SMM_DOMAINS_MAX)
+			return SMFIS_CONTINUE;
+		memcpy(m->seen[m->n++], domain, strlen(domain) + 1);
+	}
+	if (smp_prefetch(daemon_ep, domain, timeout_ms, reply, sizeof reply) != 0) {
+		note_state(1, domain, reply);
+		return SMFIS_CONTINUE;
+	}
+	note_state(0, domain, "");
+	if (strncmp(reply, "OK ", 3) != 0)
+		syslog(LOG_NOTICE, "prefetch %s: stsguardd answered '%s'", domain, reply);
+	else if (verbose)
+		syslog(LOG_INFO, "prefetch %s: %s", domain, reply + 3);
+	return SMFIS_CONTINUE;
+}
+
+/* the per-message list ends with the message (eom/abort) or the connection */
+static sfsistat forget(SMFICTX *ctx)
+{
+	struct msgctx *m = smfi_getpriv(ctx);
+
+	if (m != NULL) {
+		smfi_setpriv(ctx, NULL);
+		free(m);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat on_eom(SMFICTX *ctx) { return forget(ctx); }
+static sfsistat on_abort(SMFICTX *ctx) { return forget(ctx); }
+static sfsistat on_close(SMFICTX *ctx) { return forget(ctx); }
+
+static struct smfiDesc desc = {
+	.xxfi_name = milter_name,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = 0,
+	.xxfi_envrcpt = on_envrcpt,
+	.xxfi_eom = on_eom,
+	.xxfi_abort = on_abort,
+	.xxfi_close = on_close,
+};
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: stsguard-milter -p MILTER_SOCKET -d STSGUARDD_ENDPOINT [-t MS] [-v]\n"
+	                "  -p  where Sendmail connects: unix:/path or inet:PORT@ADDRESS\n"
+	                "  -d  stsguardd: unix:/path, inet:PORT@ADDRESS or inet:ADDRESS:PORT\n"
+	                "  -t  time limit per prefetch request in ms (1-5000, default 100)\n"
+	                "  -v  log every prefetch\n");
+	exit(64);
+}
+
+int main(int argc, char **argv)
+{
+	char *listen = NULL;
+	const char *dspec = NULL;
+	char err[256];
+	int c;
+
+	while ((c = getopt(argc, argv, "p:d:t:v")) != -1) {
+		switch (c) {
+		case 'p':
+			listen = optarg;
+			break;
+		case 'd':
+			dspec = optarg;
+			break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || v < 1 || v > 5000)
+				usage();
+			timeout_ms = (int)v;
+			break;
+		}
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (listen == NULL || dspec == NULL || optind != argc)
+		usage();
+	daemon_ep = smp_endpoint_parse(dspec, err, sizeof err);
+	if (daemon_ep == NULL) {
+		fprintf(stderr, "stsguard-milter: -d %s\n", err);
+		return 64;
+	}
+	openlog("stsguard-milter", LOG_PID, LOG_MAIL);
+	signal(SIGPIPE, SIG_IGN);
+	if (strncmp(listen, "unix:", 5) == 0 || strncmp(listen, "local:", 6) == 0)
+		umask(007); /* the socket: owner and group (Sendmail's) only */
+	if (smfi_setconn(listen) != MI_SUCCESS || smfi_register(desc) != MI_SUCCESS) {
+		fprintf(stderr, "stsguard-milter: cannot use %s\n", listen);
+		return 70;
+	}
+	/* remove a stale socket of a previous run */
+	if (smfi_opensocket(1) != MI_SUCCESS) {
+		fprintf(stderr, "stsguard-milter: cannot listen on %s\n", listen);
+		return 70;
+	}
+	syslog(LOG_INFO, "listening on %s, prefetching through %s (%d ms)", listen, dspec, timeout_ms);
+	c = smfi_main();
+	smp_endpoint_free(daemon_ep);
+	return c == MI_SUCCESS ? 0 : 70;
+}
