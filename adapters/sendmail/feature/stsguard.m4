@@ -1,39 +1,40 @@
 divert(-1)
-#
-# stsguard.m4 - MTA-STS (RFC 8461) enforcement and TLS-RPT (RFC 8460)
-# recording for Sendmail 8.17+ built with _FFR_MTA_STS, through stsguardd.
-#
-# Install as <cf dir>/feature/stsguard.m4 (Debian: /usr/share/sendmail/cf/feature/)
-# and add ONE line to sendmail.mc, after FEATURE(`access_db') and before MAILER():
-#
-#   FEATURE(`stsguard', `unix:/run/stsguard/stsguardd.sock')dnl
-#
-# Arguments:
-#   1  stsguardd's endpoint for the `sts' map: unix:/path or inet:port@127.0.0.1.
-#      Required: there is deliberately no default, so Sendmail never asks
-#      whatever else listens on 5461/8461 (FEATURE(sts)'s default) by accident.
-#   2  `failclosed' (default) or `failopen': what happens while stsguardd is
-#      unreachable.  failclosed: every delivery defers ("STS lookup temp fail"),
-#      also to domains without a policy.  failopen: the `sts' map is optional
-#      (-o): mail goes out as without MTA-STS.
-#   3  endpoint for the TLS-RPT recorder map `tlsrpt' (default: argument 1).
-#      A second stsguardd listener is better: Sendmail shares one connection
-#      among all socket maps with the same endpoint and closes it on any error.
-#
-# What it adds:
-#   * FEATURE(`sts') against that endpoint (stsguardd's `sts' map answers in
-#     the grammar Sendmail 8.17 accepts, docs/PROTOCOL.md section 5.1);
-#   * Local_tls_server: after every outbound STARTTLS attempt, one lookup in
-#     the `tlsrpt' map (docs/PROTOCOL.md) with the session's TLS facts.  The
-#     answer is thrown away and the ruleset never returns $#, so recording can
-#     never reject or defer mail; a dead recorder costs at most its -d timeout;
-#   * with FEATURE(`access_db'): the per-server opt-out `Clt_Features:<mx> M'
-#     that 8.17.1.9's clt_features ruleset looks up under the wrong name
-#     (${client_name} instead of the server).  8.18 fixed it upstream.
-#
-# This feature defines Local_tls_server and Local_clt_features: a .mc that
-# uses it must not define LOCAL_TLS_SERVER or LOCAL_CLT_FEATURES itself.
-
+dnl
+dnl stsguard.m4 - MTA-STS (RFC 8461) enforcement and TLS-RPT (RFC 8460)
+dnl recording for Sendmail 8.17+ built with _FFR_MTA_STS, through stsguardd.
+dnl
+dnl Install as <cf dir>/feature/stsguard.m4 (Debian: /usr/share/sendmail/cf/feature/)
+dnl and add ONE line to sendmail.mc, after FEATURE(`access_db') and before MAILER():
+dnl
+dnl   FEATURE(`stsguard', `unix:/run/stsguard/stsguardd.sock')dnl
+dnl
+dnl Arguments:
+dnl   1  stsguardd's endpoint for the `sts' map: unix:/path or inet:port@127.0.0.1.
+dnl      Required: there is deliberately no default, so Sendmail never asks
+dnl      whatever else listens on 5461/8461 (FEATURE(sts)'s default) by accident.
+dnl   2  `failclosed' (default) or `failopen': what happens while stsguardd is
+dnl      unreachable.  failclosed: every delivery defers ("STS lookup temp fail"),
+dnl      also to domains without a policy.  failopen: the `sts' map is optional
+dnl      (-o): mail goes out as without MTA-STS.
+dnl   3  endpoint for the TLS-RPT recorder map `tlsrpt' (default: argument 1).
+dnl      A second stsguardd listener is better: Sendmail shares one connection
+dnl      among all socket maps with the same endpoint and closes it on any error.
+dnl
+dnl What it adds:
+dnl   * FEATURE(`sts') against that endpoint (stsguardd's `sts' map answers in
+dnl     the grammar Sendmail 8.17 accepts, docs/PROTOCOL.md section 5.1);
+dnl   * Local_tls_server: after every outbound STARTTLS attempt, one lookup in
+dnl     the `tlsrpt' map (docs/PROTOCOL.md) with the session's TLS facts.  The
+dnl     answer is thrown away and the ruleset never returns $#, so recording can
+dnl     never reject or defer mail; a dead recorder costs at most its -d timeout;
+dnl   * with FEATURE(`access_db'): the per-server opt-out `Clt_Features:<mx> M'
+dnl     that 8.17.1.9's clt_features ruleset looks up under the wrong name
+dnl     (${client_name} instead of the server).  8.18 fixed it upstream.
+dnl
+dnl This feature defines Local_tls_server and Local_clt_features: a .mc that
+dnl uses it must not define LOCAL_TLS_SERVER or LOCAL_CLT_FEATURES itself.
+dnl
+dnl (Comments in this file are dnl lines: m4 expands macro names inside # comments.)
 ifelse(defn(`_ARG_'), `',
 	`errprint(`*** ERROR: FEATURE(`stsguard') needs the stsguardd endpoint, e.g. FEATURE(`stsguard', `unix:/run/stsguard/stsguardd.sock')
 ')m4exit(1)')
@@ -52,7 +53,7 @@ LOCAL_CONFIG
 Ktlsrpt socket -o -f -d2 -T<TMPF> _STSGUARD_RPT_EP_
 # stsguard: "name= value" (how Sendmail joins tokens) -> "name=value";
 # no match (an empty value) -> the field is left out
-Kstsguard_kv regex -s1,2 -d ([a-z]+=)[[:space:]]([^[:space:]]+)
+Kstsguard_kv regex -s1,2 -d ([a-z]+=)[[:space:].]([^[:space:]]+)
 
 define(`_LOCAL_TLS_SERVER_')
 divert(9)
