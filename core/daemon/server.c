@@ -44,8 +44,10 @@
 
 #include "log.h"
 #include "pool.h"
+#include "recorder.h"
 #include "stsguard/maps.h"
 #include "stsguard/socketmap.h"
+#include "stsguard/tlsrpt_intake.h"
 #include "util.h"
 
 #define IDLE_TIMEOUT_MS 60000
@@ -57,12 +59,17 @@
 #define IN_MAX (STSGUARD_SOCKETMAP_REQUEST_MAX + 16u)
 #define ADMIN_REPLY_MAX (64u * 1024u * 1024u)
 
-/* Maps beyond the public ones: admin maps, unix sockets only. */
-enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_ALL_ };
+/*
+ * Maps beyond the rendered ones: the admin maps (unix sockets only) and
+ * tlsrpt, the adapters' TLS-RPT intake (any socket).
+ */
+enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_TLSRPT, MAP_ALL_ };
 
-static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query"};
+static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query", "tlsrpt"};
 
-enum ev_kind { EV_LISTENER, EV_CONN, EV_POOL, EV_SIGNAL };
+#define EXPIRE_EVERY_S 3600 /* TLS-RPT day files past the retention */
+
+enum ev_kind { EV_LISTENER, EV_CONN, EV_POOL, EV_SIGNAL, EV_RECORDER };
 
 struct ev {
 	enum ev_kind kind;
@@ -90,6 +97,7 @@ struct req {
 	int64_t deadline_ms;
 	int map;
 	int done;
+	int recording;            /* a tlsrpt result is with the recorder: freed when it comes back */
 	char *reply;              /* payload, once answered out of order */
 	size_t len;
 };
@@ -149,6 +157,7 @@ struct stats {
 	uint64_t by_reason[STSGUARD_REASON_MAX_];
 	uint64_t deadline_fallbacks, coalesced;
 	uint64_t clients_total, clients_refused, protocol_errors, timeouts_closed;
+	uint64_t tlsrpt_invalid;
 };
 
 struct server {
@@ -161,6 +170,9 @@ struct server {
 	int sigfd;
 	struct pool *pool;
 	int pool_fd;
+	struct recorder *rec;     /* NULL: TLS-RPT store unavailable */
+	struct ev rec_ev;
+	int64_t next_expire_s;
 	stsguard_cache *cache;
 	struct conn *conns;
 	unsigned n_conns;
@@ -214,8 +226,8 @@ static int map_from_name(const char *name, int is_unix)
 	stsguard_map m = stsguard_map_by_name(name);
 	if (m != STSGUARD_MAP_UNKNOWN)
 		return (int)m;
-	for (int i = 0; is_unix && i < MAP_ALL_ - MAP_STATS; i++)
-		if (strcmp(name, admin_names[i]) == 0)
+	for (int i = 0; i < MAP_ALL_ - MAP_STATS; i++)
+		if (strcmp(name, admin_names[i]) == 0 && (is_unix || MAP_STATS + i == MAP_TLSRPT))
 			return MAP_STATS + i;
 	return -1;
 }
@@ -796,7 +808,15 @@ static void admin(struct server *s, struct conn *c, int map, const char *key)
 				              s->st.by_reason[r]);
 				first = 0;
 			}
-		sg_buf_addstr(&b, "}}");
+		sg_buf_addstr(&b, "}");
+		struct recorder_stats rs = {0};
+		if (s->rec != NULL)
+			recorder_get_stats(s->rec, &rs);
+		sg_buf_printf(&b,
+		              ",\"tlsrpt\":{\"recording\":%s,\"stored\":%" PRIu64 ",\"dropped\":%" PRIu64
+		              ",\"failed\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"queued\":%u,\"commits\":%" PRIu64 "}}",
+		              s->rec != NULL ? "true" : "false", rs.stored, rs.dropped, rs.failed, s->st.tlsrpt_invalid + rs.invalid,
+		              rs.queued, rs.commits);
 		break;
 	}
 	case MAP_CACHE_LIST: {
@@ -923,12 +943,103 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 	wait_for(s, c, d, map, s->conf->query_timeout_ms);
 }
 
+/*
+ * A TLS-RPT result from an adapter: validated here, completed with the
+ * policy this daemon holds for the domain, and answered once the recorder
+ * has it on stable storage.
+ */
+static void record(struct server *s, struct conn *c, const char *key, size_t klen)
+{
+	stsguard_tlsrpt_intake in;
+	stsguard_err err = {""};
+	char msg[320];
+
+	if (stsguard_tlsrpt_intake_parse(key, klen, &in, &err) != STSGUARD_OK) {
+		s->st.tlsrpt_invalid++;
+		dlog(LOG_INFO, "tlsrpt: refused a result: %s", err.msg);
+		snprintf(msg, sizeof msg, "PERM %s", err.msg);
+		answer_text(s, c, MAP_TLSRPT, msg);
+		return;
+	}
+	if (s->rec == NULL) {
+		answer_text(s, c, MAP_TLSRPT, "TEMP the TLS-RPT store is not available (see the daemon's log)");
+		return;
+	}
+	const stsguard_policy *policy = NULL;
+	const char *policy_id = "";
+	struct dom *d = dom_find(s, in.domain, hash_name(in.domain));
+	if (d != NULL && (d->flags & D_POLICY)) {
+		const stsguard_discovery *v = dom_view(s, d);
+		policy = v->policy;
+		policy_id = v->policy_id;
+	}
+	struct rec_job *job = calloc(1, sizeof *job);
+	struct req *r = calloc(1, sizeof *r);
+	if (job == NULL || r == NULL) {
+		free(job);
+		free(r);
+		answer_text(s, c, MAP_TLSRPT, "TEMP out of memory");
+		return;
+	}
+	if (stsguard_tlsrpt_intake_result(&in, policy, policy_id, (int64_t)time(NULL), &job->r, &err) != STSGUARD_OK) {
+		free(job);
+		free(r);
+		s->st.tlsrpt_invalid++;
+		dlog(LOG_INFO, "tlsrpt: refused a result for %s: %s", in.domain, err.msg);
+		snprintf(msg, sizeof msg, "PERM %s", err.msg);
+		answer_text(s, c, MAP_TLSRPT, msg);
+		return;
+	}
+	r->conn = c;
+	r->map = MAP_TLSRPT;
+	r->recording = 1;
+	if (c->tail != NULL)
+		c->tail->next = r;
+	else
+		c->head = r;
+	c->tail = r;
+	job->owner = r;
+	recorder_submit(s->rec, job);
+}
+
+static void handle_recorded(struct server *s)
+{
+	struct rec_job *job = recorder_take_done(s->rec);
+	char msg[320];
+
+	while (job != NULL) {
+		struct rec_job *next = job->next;
+		struct req *r = job->owner;
+		if (r->conn == NULL) {
+			free(r); /* its client went away; the result is stored all the same */
+		} else {
+			r->recording = 0;
+			if (job->status == STSGUARD_OK)
+				snprintf(msg, sizeof msg, "OK stored");
+			else if (job->status == STSGUARD_TOOBIG)
+				snprintf(msg, sizeof msg, "OK dropped: %s", job->err.msg);
+			else if (job->status == STSGUARD_INVALID)
+				snprintf(msg, sizeof msg, "PERM %s", job->err.msg);
+			else
+				snprintf(msg, sizeof msg, "TEMP %s", job->err.msg[0] ? job->err.msg : "not stored");
+			req_answer(s, r, msg, strlen(msg));
+		}
+		recorder_job_free(job);
+		job = next;
+	}
+}
+
 static void handle_request(struct server *s, struct conn *c, const char *payload, size_t plen)
 {
 	char mapname[STSGUARD_MAPNAME_MAX + 1];
 	char key[STSGUARD_MAPKEY_MAX + 1];
 	stsguard_err err = {""};
 
+	/* tlsrpt keys hold several NAME=VALUE tokens: longer than a lookup key, with spaces. */
+	if (plen > 7 && sg_ieq(payload, 6, "tlsrpt", 6) && payload[6] == ' ') {
+		record(s, c, payload + 7, plen - 7);
+		return;
+	}
 	if (stsguard_socketmap_split(payload, plen, mapname, key, &err) != STSGUARD_OK) {
 		char msg[300];
 		s->st.protocol_errors++;
@@ -964,7 +1075,11 @@ static void conn_close(struct server *s, struct conn *c)
 		dl_unlink(s, r);
 		waiter_unlink(r);
 		free(r->reply);
-		free(r);
+		r->reply = NULL;
+		if (r->recording)
+			r->conn = NULL; /* the recorder still holds it: freed when it comes back */
+		else
+			free(r);
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -1107,6 +1222,10 @@ static void housekeeping(struct server *s, int64_t now_ms)
 	}
 
 	int64_t now = (int64_t)time(NULL);
+	if (s->rec != NULL && now >= s->next_expire_s) {
+		recorder_expire(s->rec);
+		s->next_expire_s = now + EXPIRE_EVERY_S;
+	}
 	if (now < s->next_scan_s)
 		return;
 	s->next_scan_s = now + REFRESH_SCAN_S;
@@ -1337,6 +1456,31 @@ static stsguard_status start_pool(struct server *s, const stsguard_config *conf,
 	return STSGUARD_OK;
 }
 
+/*
+ * The TLS-RPT store. Policies matter more than reports: if the store cannot
+ * be opened, stsguardd still answers lookups, logs why, and answers the
+ * tlsrpt map with TEMP.
+ */
+static void start_recorder(struct server *s, const stsguard_config *conf)
+{
+	stsguard_err err = {""};
+	char dir[4096];
+	int fd = -1;
+
+	if (conf->tlsrpt_dir != NULL)
+		snprintf(dir, sizeof dir, "%s", conf->tlsrpt_dir);
+	else
+		snprintf(dir, sizeof dir, "%s/tlsrpt", conf->cache_dir);
+	if (recorder_start(dir, conf->tlsrpt_retention, &s->rec, &fd, &err) != STSGUARD_OK) {
+		dlog(LOG_ERR, "TLS-RPT results will not be recorded: %s", err.msg);
+		return;
+	}
+	s->rec_ev.kind = EV_RECORDER;
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->rec_ev};
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &e);
+	dlog(LOG_INFO, "TLS-RPT results go to %s", dir);
+}
+
 static void reload(struct server *s, const char *path)
 {
 	stsguard_config *nc;
@@ -1375,11 +1519,13 @@ int server_run(struct server *s, const char *config_path)
 		return 1;
 	}
 	stsguard_status st = start_pool(s, full, &err);
-	stsguard_config_free(full);
 	if (st != STSGUARD_OK) {
+		stsguard_config_free(full);
 		dlog(LOG_ERR, "%s", err.msg);
 		return 1;
 	}
+	start_recorder(s, full);
+	stsguard_config_free(full);
 	dlog(LOG_NOTICE, "ready: %zu listener%s, %u workers, %zu cached policies", s->n_listeners,
 	     s->n_listeners == 1 ? "" : "s", s->conf->workers, stsguard_cache_count(s->cache));
 
@@ -1407,6 +1553,9 @@ int server_run(struct server *s, const char *config_path)
 				break;
 			case EV_POOL:
 				handle_done(s);
+				break;
+			case EV_RECORDER:
+				handle_recorded(s);
 				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
@@ -1468,6 +1617,17 @@ void server_free(struct server *s)
 	while (s->conns != NULL)
 		conn_close(s, s->conns);
 	bury(s);
+	if (s->rec != NULL) {
+		/* Commit what is queued, then release the requests whose clients are gone. */
+		recorder_stop(s->rec);
+		for (struct rec_job *j = recorder_take_done(s->rec), *next; j != NULL; j = next) {
+			next = j->next;
+			free(j->owner);
+			recorder_job_free(j);
+		}
+		recorder_free(s->rec);
+		s->rec = NULL;
+	}
 	if (s->pool != NULL) {
 		pool_stop(s->pool);
 		s->pool = NULL;

@@ -15,6 +15,7 @@
 #include <syslog.h>
 
 #include "util.h"
+#include "stsguard/tlsrpt_store.h"
 
 typedef stsguard_status (*key_fn)(stsguard_config *c, const char *v, stsguard_err *err);
 
@@ -243,6 +244,16 @@ static stsguard_status key_max_domains(stsguard_config *c, const char *v, stsgua
 	return parse_uint(v, 100, 10000000, &c->max_domains, err);
 }
 
+static stsguard_status key_tlsrpt_dir(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_path(&c->tlsrpt_dir, v, err);
+}
+
+static stsguard_status key_tlsrpt_retention(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 1, STSGUARD_TLSRPT_RETENTION_MAX, &c->tlsrpt_retention, err);
+}
+
 static const struct {
 	const char *name;
 	key_fn fn;
@@ -262,6 +273,8 @@ static const struct {
 	{"log_level", key_log_level},
 	{"max_clients", key_max_clients},
 	{"max_domains", key_max_domains},
+	{"tlsrpt_dir", key_tlsrpt_dir},
+	{"tlsrpt_retention", key_tlsrpt_retention},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -289,6 +302,7 @@ stsguard_status stsguard_config_new(stsguard_config **out)
 	c->log_level = LOG_INFO;
 	c->max_clients = 1024;
 	c->max_domains = 1000000;
+	c->tlsrpt_retention = STSGUARD_TLSRPT_RETENTION_DEFAULT;
 	c->cache_dir = sg_strndup(STSGUARD_DEFAULT_CACHE_DIR, strlen(STSGUARD_DEFAULT_CACHE_DIR));
 	if (c->cache_dir == NULL) {
 		free(c);
@@ -304,6 +318,7 @@ void stsguard_config_free(stsguard_config *c)
 		return;
 	free(c->ca_file);
 	free(c->cache_dir);
+	free(c->tlsrpt_dir);
 	free(c->proxy);
 	for (size_t i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);

@@ -348,13 +348,19 @@ static void put_tlsrpt_sts(struct out *o, const stsguard_discovery *d, int64_t n
  * TLS-RPT, so no STS attribute is added (TLSRPT_README: "It is an error to
  * specify these attributes for a non-STS policy").
  */
-static void put_dane(struct out *o, const stsguard_discovery *d)
+/* Every MX host has DNSSEC-validated TLSA records. */
+static bool all_dane(const stsguard_discovery *d)
 {
 	bool all = d->n_hosts > 0;
 	for (size_t i = 0; i < d->n_hosts; i++)
 		if (d->hosts[i].dane != STSGUARD_DANE_PRESENT)
 			all = false;
-	put_str(o, all ? "OK dane-only" : "OK dane");
+	return all;
+}
+
+static void put_dane(struct out *o, const stsguard_discovery *d)
+{
+	put_str(o, all_dane(d) ? "OK dane-only" : "OK dane");
 }
 
 /*
@@ -466,7 +472,7 @@ static stsguard_status render_postfix(struct out *o, const stsguard_discovery *d
 	return STSGUARD_BADARG;
 }
 
-/* "OK v=1 verdict=... mode=... id=... ttl=... mx=... dane=... tlsrpt=... error=..." */
+/* "OK v=1 verdict=... mode=... id=... ttl=... mx=... dane=... tlsrpt=... error=... dane_all=..." */
 static void render_policy(struct out *o, const stsguard_discovery *d, int64_t now)
 {
 	static const stsguard_discovery none = {.verdict = STSGUARD_VERDICT_NO_POLICY};
@@ -493,6 +499,7 @@ static void render_policy(struct out *o, const stsguard_discovery *d, int64_t no
 	put_str(o, q->tlsrpt != NULL ? " tlsrpt=1" : " tlsrpt=0");
 	put_str(o, " error=");
 	put_str(o, q->error != STSGUARD_REASON_NONE ? stsguard_reason_name(q->error) : "-");
+	put_str(o, all_dane(q) ? " dane_all=1" : " dane_all=0");
 }
 
 stsguard_status stsguard_map_render(stsguard_map map, const stsguard_discovery *d, const stsguard_map_opts *opts,

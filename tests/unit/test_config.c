@@ -426,7 +426,8 @@ static void keys_list(void)
 	static const char *const want[] = { "resolver",      "dns_timeout",   "dns_tries",       "ca_file",
 		                            "cache_dir",     "fetch_timeout", "https_proxy",     "listen",
 		                            "user",          "workers",       "query_timeout",   "tempfail_answer",
-		                            "log_level",     "max_clients",   "max_domains" };
+		                            "log_level",     "max_clients",   "max_domains",     "tlsrpt_dir",
+		                            "tlsrpt_retention" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 
@@ -451,6 +452,38 @@ static void keys_list(void)
 	}
 }
 
+/* The TLS-RPT keys: defaults, accepted values, refused values (docs/configuration.md). */
+static void tlsrpt_keys(void)
+{
+	static const struct {
+		const char *name, *text;
+		stsguard_status want;
+		const char *dir;
+		unsigned retention;
+	} tc[] = {
+		{"defaults", "", STSGUARD_OK, NULL, 14},
+		{"dir", "tlsrpt_dir = /srv/tlsrpt\n", STSGUARD_OK, "/srv/tlsrpt", 14},
+		{"retention", "tlsrpt_retention = 30\n", STSGUARD_OK, NULL, 30},
+		{"retention min", "tlsrpt_retention = 1\n", STSGUARD_OK, NULL, 1},
+		{"retention max", "tlsrpt_retention = 3660\n", STSGUARD_OK, NULL, 3660},
+		{"relative dir", "tlsrpt_dir = tlsrpt\n", STSGUARD_INVALID, NULL, 0},
+		{"retention 0", "tlsrpt_retention = 0\n", STSGUARD_INVALID, NULL, 0},
+		{"retention too long", "tlsrpt_retention = 3661\n", STSGUARD_INVALID, NULL, 0},
+		{"retention not a number", "tlsrpt_retention = two weeks\n", STSGUARD_INVALID, NULL, 0},
+	};
+	for (size_t i = 0; i < sizeof tc / sizeof tc[0]; i++) {
+		stsguard_config *c = NULL;
+		stsguard_err err = {""};
+		stsguard_status st = stsguard_config_parse(tc[i].text, strlen(tc[i].text), "t.conf", &c, &err);
+		CHECK_STATUS(st, tc[i].want, tc[i].name);
+		if (st == STSGUARD_OK && c != NULL) {
+			CHECK_STR(c->tlsrpt_dir, tc[i].dir, tc[i].name);
+			CHECK_INT(c->tlsrpt_retention, tc[i].retention, tc[i].name);
+		}
+		stsguard_config_free(c);
+	}
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -460,6 +493,7 @@ int main(void)
 	size_caps();
 	load_cases();
 	keys_list();
+	tlsrpt_keys();
 	printf("test_config: %zu table cases\n", n);
 	return check_summary();
 }

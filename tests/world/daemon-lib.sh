@@ -5,6 +5,9 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $*"; }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 x() { "$W" exec "$D" "$@"; }
+expect_reply() { # NAME GOT WANT
+	if [ "$2" = "$3" ]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi
+}
 
 # daemon_conf CONF SOCK PORT QUERY_TIMEOUT: stsguardd's configuration for the world.
 daemon_conf() {

@@ -45,9 +45,6 @@ start_daemon() {
 }
 # ask MAP KEY [ENDPOINT]: the reply payload
 ask() { x "$SMQ" -t 10 "${3:-unix:$SOCK}" "$1" "$2"; }
-expect_reply() { # NAME GOT WANT
-	if [ "$2" = "$3" ]; then ok "$1: $2"; else bad "$1: got '$2', want '$3'"; fi
-}
 fetches() { grep -c 'GET /.well-known/mta-sts.txt' "$D/log/nginx-access.log"; }
 
 start_daemon || exit 1
@@ -161,6 +158,31 @@ x "$STSGUARD" cache purge crlf.test -s "$SOCK" >/dev/null
 x "$STSGUARD" cache show crlf.test -s "$SOCK" >/dev/null 2>&1
 [ $? = 1 ] && ok "stsguard cache purge DOMAIN" || bad "purge did not remove crlf.test"
 
+echo "--- TLS-RPT results through the tlsrpt map"
+RESULTS() { cat "$D"/dcache/tlsrpt/*.results 2>/dev/null; }
+r=$(ask tlsrpt "domain=enforce-ok.test result=success mx=mx1.enforce-ok.test ip=127.0.3.1 src=127.0.0.9")
+expect_reply "a success is stored" "$r" "OK stored"
+line=$(RESULTS | grep ' success 127.0.0.9 mx1.enforce-ok.test ')
+case $line in
+"v1 "*" sts enforce-ok.test 20240101000000 success "*" 5 version:%20STSv1 mode:%20enforce mx:%20mx1.enforce-ok.test mx:%20mx2.enforce-ok.test max_age:%20"*" 2 mx1.enforce-ok.test mx2.enforce-ok.test "*)
+	ok "recorded under the enforce policy the daemon served (id, policy-string, mx-host)" ;;
+*) bad "stored line: '$line'" ;;
+esac
+r=$(ask tlsrpt "domain=enforce-ok.test verify=OK cipher=TLS_AES_256_GCM_SHA384 mx=rogue.test ip=127.0.3.9")
+expect_reply "raw facts are stored" "$r" "OK stored"
+RESULTS | grep -q ' enforce-ok.test 20240101000000 validation-failure - rogue.test ' &&
+	ok "an MX outside the policy is classified validation-failure" || bad "no validation-failure for rogue.test"
+r=$(ask tlsrpt "domain=Never-Asked.test result=starttls-not-supported mx=mx.never-asked.test" "inet:127.0.0.1:$PORT")
+expect_reply "the inet listener takes results too" "$r" "OK stored"
+RESULTS | grep -q ' no-policy-found never-asked.test - starttls-not-supported ' &&
+	ok "a domain without a known policy is recorded as no-policy-found" || bad "no no-policy-found line"
+r=$(ask tlsrpt "domain=enforce-ok.test result=bogus")
+case $r in "PERM result:"*) ok "a bad result type is refused: $r" ;; *) bad "bad result type: '$r'" ;; esac
+r=$(ask tlsrpt "domain=enforce-ok.test result=success time=86400")
+case $r in "PERM "*"window"*) ok "a result outside the retention window is refused: $r" ;; *) bad "old time: '$r'" ;; esac
+r=$(x "$STSGUARD" stats -s "$SOCK" | jq -c '[.tlsrpt.recording, .tlsrpt.stored, .tlsrpt.invalid]')
+expect_reply "stats count the results" "$r" "[true,3,2]"
+
 echo "--- SIGHUP reloads; kill -9 under load and restart keeps the cache"
 sed -i 's/^query_timeout = 2/query_timeout = 3/' "$CONF"
 kill -HUP "$DPID"
@@ -170,9 +192,35 @@ before=$(for d in enforce-ok.test wildcard.test testing-ok.test dane.test; do as
 if [ "$VALGRIND" != 1 ]; then
 	( for i in $(seq 1 2000); do x "$SMQ" -t 5 "unix:$SOCK" postfix enforce-ok.test >/dev/null 2>&1; done ) &
 	load=$!
-	sleep 1
+	# Four clients pipelining TLS-RPT results, each tagged with a unique reason.
+	rec_pids=
+	for k in 1 2 3 4; do
+		args=()
+		for i in $(seq 1 3000); do args+=(tlsrpt "domain=enforce-ok.test result=certificate-expired mx=mx1.enforce-ok.test reason=k$k-$i"); done
+		x "$SMQ" -p -t 30 "unix:$SOCK" "${args[@]}" >"$TOP/acks.$k" 2>/dev/null &
+		rec_pids="$rec_pids $!"
+	done
+	# Kill once ingestion is under way (some results on disk), not after it.
+	for _ in $(seq 1 500); do
+		[ "$(cat "$D"/dcache/tlsrpt/*.results 2>/dev/null | wc -l)" -gt 1000 ] && break
+		sleep 0.01
+	done
 	kill -KILL "$DPID"
 	kill "$load" 2>/dev/null; wait "$load" 2>/dev/null
+	wait $rec_pids 2>/dev/null
+	acked=0 lost=0
+	RESULTS | awk '{print $11}' | sort -u >"$TOP/stored-reasons"
+	for k in 1 2 3 4; do
+		i=0
+		while read -r reply; do
+			i=$((i + 1))
+			[ "$reply" = "OK stored" ] || continue
+			acked=$((acked + 1))
+			grep -qx "k$k-$i" "$TOP/stored-reasons" || lost=$((lost + 1))
+		done <"$TOP/acks.$k"
+	done
+	[ "$acked" -gt 0 ] && [ "$lost" = 0 ] && ok "kill -9 during ingestion: all $acked acknowledged results (of 12000 sent) are on disk" ||
+		bad "kill -9 during ingestion: $lost of $acked acknowledged results missing"
 	start_daemon || exit 1
 	after=$(for d in enforce-ok.test wildcard.test testing-ok.test dane.test; do ask postfix $d; done)
 	expect_reply "same answers after kill -9 and restart" "$(echo $after)" "$(echo $before)"

@@ -41,6 +41,9 @@ typedef struct stsguard_config {
 	int log_level;                   /* "log_level": a syslog priority (LOG_ERR..LOG_DEBUG) */
 	unsigned max_clients;            /* "max_clients" */
 	unsigned max_domains;            /* "max_domains": domains kept in memory */
+	/* TLS-RPT */
+	char *tlsrpt_dir;                /* "tlsrpt_dir"; NULL: <cache_dir>/tlsrpt */
+	unsigned tlsrpt_retention;       /* "tlsrpt_retention": days of results kept */
 } stsguard_config;
 
 /* Defaults for every key. *out for stsguard_config_free(). */
