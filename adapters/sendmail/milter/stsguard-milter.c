@@ -11,11 +11,13 @@
  * Contract: always SMFIS_CONTINUE; never modifies a message; every request
  * is bounded by -t milliseconds (default 100) and fails open; duplicates
  * within one message are skipped (at most SMM_DOMAINS_MAX distinct domains
- * per message are prefetched).  Usage:
+ * per message are prefetched).  One connection to stsguardd per SMTP
+ * connection (adapters/common/smclient: deadlines, reconnect once).  Usage:
  *   stsguard-milter -p unix:/run/stsguard/milter.sock
- *                   -d unix:/run/stsguard/stsguardd.sock [-t MS] [-v]
+ *                   -d /run/stsguard/stsguardd.sock [-t MS] [-v]
  * Runs in the foreground (a supervisor daemonises); logs to syslog (mail). */
-#include "prefetch.h"
+#include "rcpt_domain.h"
+#include "smclient.h"
 
 #include <libmilter/mfapi.h>
 #include <pthread.h>
@@ -29,7 +31,7 @@
 
 #define SMM_DOMAINS_MAX 32
 
-static struct smp_endpoint *daemon_ep;
+static const char *daemon_path;
 static int timeout_ms = 100;
 static int verbose;
 
@@ -41,8 +43,9 @@ static int daemon_away;
 static char sym_rcpt_mailer[] = "{rcpt_mailer}";
 static char milter_name[] = "stsguard-milter";
 
-struct msgctx {
-	size_t n;
+struct connctx {
+	struct smc daemon;  /* this SMTP connection's link to stsguardd */
+	size_t n;           /* domains prefetched for the current message */
 	char seen[SMM_DOMAINS_MAX][SMP_DOMAIN_MAX + 1];
 };
 
@@ -62,9 +65,9 @@ static void note_state(int away, const char *domain, const char *why)
 
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
-	struct msgctx *m = smfi_getpriv(ctx);
+	struct connctx *c = smfi_getpriv(ctx);
 	const char *mailer = smfi_getsymval(ctx, sym_rcpt_mailer);
-	char domain[SMP_DOMAIN_MAX + 1], reply[SMP_REPLY_MAX + 1];
+	char domain[SMP_DOMAIN_MAX + 1], reply[256], err[256];
 	size_t i;
 
 	if (argv == NULL || argv[0] == NULL)
@@ -76,23 +79,26 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 		return SMFIS_CONTINUE;
 	if (!smp_rcpt_domain(argv[0], 1024, domain))
 		return SMFIS_CONTINUE;
-	if (m == NULL) {
-		m = calloc(1, sizeof *m);
-		if (m == NULL || smfi_setpriv(ctx, m) != MI_SUCCESS) {
-			free(m);
-			m = NULL;
+	if (c == NULL) {
+		c = calloc(1, sizeof *c);
+		if (c == NULL)
+			return SMFIS_CONTINUE;
+		c->daemon = (struct smc)SMC_INIT;
+		if (smfi_setpriv(ctx, c) != MI_SUCCESS) {
+			free(c);
+			return SMFIS_CONTINUE;
 		}
 	}
-	if (m != NULL) {
-		for (i = 0; i < m->n; i++)
-			if (strcmp(m->seen[i], domain) == 0)
-				return SMFIS_CONTINUE;
-		if (m->n == SMM_DOMAINS_MAX)
+	for (i = 0; i < c->n; i++)
+		if (strcmp(c->seen[i], domain) == 0)
 			return SMFIS_CONTINUE;
-		memcpy(m->seen[m->n++], domain, strlen(domain) + 1);
-	}
-	if (smp_prefetch(daemon_ep, domain, timeout_ms, reply, sizeof reply) != 0) {
-		note_state(1, domain, reply);
+	if (c->n == SMM_DOMAINS_MAX)
+		return SMFIS_CONTINUE;
+	memcpy(c->seen[c->n++], domain, strlen(domain) + 1);
+
+	if (smc_query(&c->daemon, daemon_path, "prefetch", domain, timeout_ms, reply, sizeof reply, err,
+	              sizeof err) != 0) {
+		note_state(1, domain, err);
 		return SMFIS_CONTINUE;
 	}
 	note_state(0, domain, "");
@@ -103,21 +109,30 @@ static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* the per-message list ends with the message (eom/abort) or the connection */
-static sfsistat forget(SMFICTX *ctx)
+/* a new message starts with an empty list (the connection to stsguardd stays) */
+static sfsistat end_message(SMFICTX *ctx)
 {
-	struct msgctx *m = smfi_getpriv(ctx);
+	struct connctx *c = smfi_getpriv(ctx);
 
-	if (m != NULL) {
-		smfi_setpriv(ctx, NULL);
-		free(m);
-	}
+	if (c != NULL)
+		c->n = 0;
 	return SMFIS_CONTINUE;
 }
 
-static sfsistat on_eom(SMFICTX *ctx) { return forget(ctx); }
-static sfsistat on_abort(SMFICTX *ctx) { return forget(ctx); }
-static sfsistat on_close(SMFICTX *ctx) { return forget(ctx); }
+static sfsistat on_eom(SMFICTX *ctx) { return end_message(ctx); }
+static sfsistat on_abort(SMFICTX *ctx) { return end_message(ctx); }
+
+static sfsistat on_close(SMFICTX *ctx)
+{
+	struct connctx *c = smfi_getpriv(ctx);
+
+	if (c != NULL) {
+		smfi_setpriv(ctx, NULL);
+		smc_close(&c->daemon);
+		free(c);
+	}
+	return SMFIS_CONTINUE;
+}
 
 static struct smfiDesc desc = {
 	.xxfi_name = milter_name,
@@ -131,9 +146,9 @@ static struct smfiDesc desc = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: stsguard-milter -p MILTER_SOCKET -d STSGUARDD_ENDPOINT [-t MS] [-v]\n"
+	fprintf(stderr, "usage: stsguard-milter -p MILTER_SOCKET -d STSGUARDD_SOCKET [-t MS] [-v]\n"
 	                "  -p  where Sendmail connects: unix:/path or inet:PORT@ADDRESS\n"
-	                "  -d  stsguardd: unix:/path, inet:PORT@ADDRESS or inet:ADDRESS:PORT\n"
+	                "  -d  stsguardd's unix socket: /path or unix:/path\n"
 	                "  -t  time limit per prefetch request in ms (1-5000, default 100)\n"
 	                "  -v  log every prefetch\n");
 	exit(64);
@@ -143,7 +158,6 @@ int main(int argc, char **argv)
 {
 	char *listen = NULL;
 	const char *dspec = NULL;
-	char err[256];
 	int c;
 
 	while ((c = getopt(argc, argv, "p:d:t:v")) != -1) {
@@ -171,11 +185,13 @@ int main(int argc, char **argv)
 	}
 	if (listen == NULL || dspec == NULL || optind != argc)
 		usage();
-	daemon_ep = smp_endpoint_parse(dspec, err, sizeof err);
-	if (daemon_ep == NULL) {
-		fprintf(stderr, "stsguard-milter: -d %s\n", err);
+	if (strncmp(dspec, "unix:", 5) == 0)
+		dspec += 5;
+	if (dspec[0] != '/' || strlen(dspec) >= sizeof ((struct smc)SMC_INIT).path) {
+		fprintf(stderr, "stsguard-milter: -d wants the absolute path of stsguardd's unix socket\n");
 		return 64;
 	}
+	daemon_path = dspec;
 	openlog("stsguard-milter", LOG_PID, LOG_MAIL);
 	signal(SIGPIPE, SIG_IGN);
 	if (strncmp(listen, "unix:", 5) == 0 || strncmp(listen, "local:", 6) == 0)
@@ -191,6 +207,5 @@ int main(int argc, char **argv)
 	}
 	syslog(LOG_INFO, "listening on %s, prefetching through %s (%d ms)", listen, dspec, timeout_ms);
 	c = smfi_main();
-	smp_endpoint_free(daemon_ep);
 	return c == MI_SUCCESS ? 0 : 70;
 }
