@@ -164,23 +164,29 @@ printf 'Connect:127.0.0.1\tRELAY\nClt_Features:mx1.mx-expired.test\tM\n' >"$SM/e
 : >"$LOG"
 cc -shared -fPIC -O1 -o "$SM/syslog-shim.so" "$HERE/sendmail/syslog-shim.c" || { echo "FAIL: cc syslog-shim"; exit 1; }
 
-make_cf() { # MODE -> $SM/MODE.cf
+make_cf() { # NAME MODE RECORDER -> $SM/NAME.cf
 	sed -e "s|@CFDIR@|$CFDIR|g; s|@SMDIR@|$SM|g; s|@CA@|$SM/certs/ca.pem|g" \
-		-e "s|@SUBMIT_PORT@|$SUBMIT_PORT|g; s|@MILTER_SOCK@|$MSOCK|g; s|@MODE@|$1|g" \
-		-e "s|@RPT_ENDPOINT@|unix:$RSOCK|g; s|@ENDPOINT@|unix:$SOCK|g" \
+		-e "s|@SUBMIT_PORT@|$SUBMIT_PORT|g; s|@MILTER_SOCK@|$MSOCK|g; s|@MODE@|$2|g" \
+		-e "s|@RPT_ENDPOINT@|$3|g; s|@ENDPOINT@|unix:$SOCK|g" \
 		"$HERE/sendmail/sendmail.mc.in" >"$SM/$1.mc"
 	m4 -D_CF_DIR_="$CFDIR/" "$CFDIR/m4/cf.m4" "$SM/$1.mc" >"$SM/$1.cf" 2>"$SM/$1.m4err"
 }
-for mode in failclosed failopen; do
-	if make_cf "$mode" && [ ! -s "$SM/$mode.m4err" ]; then ok "m4 builds the $mode .cf without a message"
-	else bad "m4 $mode: $(cat "$SM/$mode.m4err")"; fi
-done
+while read -r name mode rpt; do
+	if make_cf "$name" "$mode" "$rpt" && [ ! -s "$SM/$name.m4err" ]; then ok "m4 builds $name.cf without a message"
+	else bad "m4 $name: $(cat "$SM/$name.m4err")"; fi
+done <<TABLE
+failclosed failclosed unix:$RSOCK
+failopen failopen unix:$RSOCK
+failopen-norec failopen none
+TABLE
 grep -q '^Ksts socket -d5 -T<TMPF> unix:'"$SOCK"'$' "$SM/failclosed.cf" && ok "failclosed: Ksts on the given endpoint, not optional" ||
 	bad "failclosed Ksts: $(grep '^Ksts' "$SM/failclosed.cf")"
 grep -q '^Ksts socket -o -d5 -T<TMPF> unix:'"$SOCK"'$' "$SM/failopen.cf" && ok "failopen: Ksts optional (-o)" ||
 	bad "failopen Ksts: $(grep '^Ksts' "$SM/failopen.cf")"
 grep -q '^Ktlsrpt socket -o -f -d2 -T<TMPF> unix:'"$RSOCK"'$' "$SM/failclosed.cf" && ok "Ktlsrpt on the recorder endpoint" ||
 	bad "Ktlsrpt: $(grep '^Ktlsrpt' "$SM/failclosed.cf")"
+if grep -q 'tlsrpt\|Local_tls_server' "$SM/failopen-norec.cf"; then bad "recorder 'none': still in the .cf"
+else ok "recorder 'none': no tlsrpt map, no Local_tls_server"; fi
 LD_LIBRARY_PATH=$SMLD "$MAKEMAP" -C "$SM/failclosed.cf" hash "$SM/etc/access" <"$SM/etc/access" ||
 	{ echo "FAIL: makemap access"; exit 1; }
 # the feature refuses to guess an endpoint
@@ -237,6 +243,8 @@ while read -r domain verdict; do
 done <<'TABLE'
 enforce-ok.test enforce
 two-mx-one-outside.test enforce
+rogue-first.test enforce
+all-outside.test enforce
 mx-selfsigned.test enforce
 mx-wrongname.test enforce
 mx-nostarttls.test enforce
@@ -306,7 +314,8 @@ check_sent() {
 	if ! session_of "$rcpt" | grep -Eq "STARTTLS=client, relay=$mx\., version=TLSv1\.[23], verify=$verify,"; then
 		bad "$name: no 'STARTTLS=client, relay=$mx., ... verify=$verify' in its session"; return
 	fi
-	rec=$(sink_record "$rcpt")
+	rec=
+	for _ in $(seq 1 50); do rec=$(sink_record "$rcpt"); [ -n "$rec" ] && break; sleep 0.1; done
 	got="host=$(field Host "$rec") tls=$(field TLS "$rec") sni=$(field SNI "$rec")"
 	if [[ $got == "host=$mx tls=TLSv1."[23]" sni=$sni" ]]; then ok "$name: verify=$verify, stat=Sent; sink: $got"
 	else bad "$name: sink record '$got', want host=$mx tls=TLSv1.2/3 sni=$sni"; fi
@@ -327,6 +336,8 @@ check_deferred() {
 echo "--- submitting mail"
 R_ENF=rcpt@enforce-ok.test
 R_OUT=rcpt@two-mx-one-outside.test
+R_ROGUE=rcpt@rogue-first.test
+R_ALLOUT=rcpt@all-outside.test
 R_SELF=rcpt@mx-selfsigned.test
 R_NAME=rcpt@mx-wrongname.test
 R_NOTLS=rcpt@mx-nostarttls.test
@@ -335,7 +346,7 @@ R_NOPOL=rcpt@no-txt.test
 R_OPTOUT=rcpt@mx-expired.test
 R_FIRST=rcpt@milter-first.test
 R_CTRL=rcpt@milter-control.test
-for r in $R_ENF $R_OUT $R_SELF $R_NAME $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_FIRST; do submit "$r"; done
+for r in $R_ENF $R_OUT $R_ROGUE $R_ALLOUT $R_SELF $R_NAME $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_FIRST; do submit "$r"; done
 # the control: the same kind of domain, queued from the command line, where
 # no milter runs
 smx -C "$SM/failclosed.cf" -odq -f sender@client.test "$R_CTRL" <"$(msgfile "$R_CTRL")" ||
@@ -355,13 +366,19 @@ case $r in 'OK {'*'"mode":"enforce"'*) ok "milter-first.test's enforce policy is
 r=$(ask cache-show milter-control.test)
 [ "$r" = "NOTFOUND " ] && ok "control: milter-control.test (no milter) is still not cached" || bad "control cached: '$r'"
 n=$(ls "$SM"/queue/qf* 2>/dev/null | wc -l)
-[ "$n" = 10 ] && ok "10 messages queued, none delivered yet" || bad "$n queue files, want 10"
+[ "$n" = 12 ] && ok "12 messages queued, none delivered yet" || bad "$n queue files, want 12"
 
 echo "--- queue run 1 (stsguardd up, failclosed)"
 run_queue "$SM/failclosed.cf"
 check_sent "enforce" "$R_ENF" mx1.enforce-ok.test OK mx1.enforce-ok.test
-# mx.outside.test (pref 20) is not in the policy: never used; mx1 is
+# mx.outside.test (pref 20) is not in the policy; mx1 (pref 10) takes the mail first
 check_sent "enforce, one MX outside the policy" "$R_OUT" mx1.two-mx-one-outside.test OK mx1.two-mx-one-outside.test
+# rogue-first.test: the preferred MX (mx.rogue.test, pref 5) is not in the
+# policy: Sendmail connects, tls_rcpt refuses it, the next MX gets the mail
+check_sent "enforce, preferred MX outside the policy: next MX used" "$R_ROGUE" mx1.rogue-first.test OK mx1.rogue-first.test
+grep -q "ruleset=tls_rcpt, arg1=$R_ROGUE, relay=mx.rogue.test., reject=450 4.7.0 <$R_ROGUE>... mx.rogue.test not found in" "$LOG" &&
+	ok "rogue-first: tls_rcpt refused mx.rogue.test (not found in the policy)" || bad "rogue-first: no tls_rcpt refusal for mx.rogue.test"
+check_deferred "enforce, every MX outside the policy" "$R_ALLOUT" "mx.elsewhere.test not found in"
 check_deferred "enforce, self-signed MX certificate" "$R_SELF" "ruleset=tls_server, arg1=FAIL, relay=mx1.mx-selfsigned.test"
 check_deferred "enforce, MX certificate for another name" "$R_NAME" "not listed in SANs"
 grep -q "ruleset=tls_rcpt, arg1=$R_NAME, relay=mx1.mx-wrongname.test., reject=450 4.7.0 <$R_NAME>... mx1.mx-wrongname.test not listed in SANs" "$LOG" ||
@@ -373,7 +390,7 @@ check_sent "Clt_Features:mx1.mx-expired.test M: STS off for that MX (8.17.1.9 fi
 check_deferred "milter: the FIRST message to a new enforce domain is enforced" "$R_FIRST" \
 	"ruleset=tls_server, arg1=FAIL, relay=mx1.milter-first.test"
 [ "$(attempts "$R_FIRST")" = 1 ] && ok "milter: that was the first delivery attempt" || bad "milter-first: $(attempts "$R_FIRST") attempts"
-for s in mx.outside.test mx1.mx-selfsigned.test mx1.mx-wrongname.test mx1.milter-first.test; do
+for s in mx.rogue.test mx.elsewhere.test mx1.mx-selfsigned.test mx1.mx-wrongname.test mx1.milter-first.test; do
 	c=$(grep -c '^X-Sink-End' "$WORLD_SPOOL/$s.mbox" 2>/dev/null)
 	[ "${c:-0}" = 0 ] && ok "no message reached $s" || bad "$s got $c message(s)"
 done
@@ -394,6 +411,9 @@ while read -r d result mx; do
 done <<'TABLE'
 enforce-ok.test success mx1.enforce-ok.test
 two-mx-one-outside.test success mx1.two-mx-one-outside.test
+rogue-first.test validation-failure mx.rogue.test
+rogue-first.test success mx1.rogue-first.test
+all-outside.test validation-failure mx.elsewhere.test
 mx-selfsigned.test certificate-not-trusted mx1.mx-selfsigned.test
 mx-wrongname.test certificate-host-mismatch mx1.mx-wrongname.test
 mx-nostarttls.test starttls-not-supported mx1.mx-nostarttls.test
@@ -407,9 +427,11 @@ grep -E "tlsrpt|Ktlsrpt" "$LOG" | grep -qiE 'error|unavailable' && bad "Sendmail
 	ok "no recorder map error in the Sendmail log"
 
 # ------------------------------------------------------------ stsguardd down
-echo "--- stsguardd stopped"
-stop_pid "$DPID" && ok "stsguardd exited on SIGTERM" || bad "stsguardd needed SIGKILL"
+echo "--- stsguardd killed (a crash: its socket files stay, connecting is refused)"
+kill -KILL "$DPID"
+for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
 DPID=
+[ -S "$SOCK" ] && [ -S "$RSOCK" ] && ok "stale socket files left behind" || bad "socket files gone after SIGKILL"
 R_DOWN=rcpt-down@enforce-ok.test
 R_DOWN2=rcpt-down@no-txt.test
 submit "$R_DOWN"
@@ -419,7 +441,7 @@ grep -Eq "stsguard-milter\[[0-9]+\]: stsguardd unreachable" "$LOG" && ok "milter
 run_queue "$SM/failclosed.cf"
 check_deferred "failclosed, daemon down: enforce domain" "$R_DOWN" "STS lookup temp fail"
 check_deferred "failclosed, daemon down: domain WITHOUT a policy too" "$R_DOWN2" "STS lookup temp fail"
-echo "--- the same queue under the failopen map, daemon still down"
+echo "--- the same queue with the failopen map, daemon still down"
 run_queue "$SM/failopen.cf"
 check_sent "failopen, daemon down: enforce domain goes out without STS" "$R_DOWN" mx1.enforce-ok.test OK -
 check_sent "failopen, daemon down: no-policy domain goes out" "$R_DOWN2" mx1.no-txt.test OK -
@@ -427,6 +449,27 @@ for r in $R_SELF $R_NOTLS $R_FIRST; do # failopen + no daemon = no STS: the bad 
 	[[ $(last_to "$r") == *"stat=Sent"* ]] && ok "failopen, daemon down: $r sent (no protection, as documented)" ||
 		bad "failopen, daemon down: $r: $(last_to "$r")"
 done
+
+echo "--- stsguardd back, then stopped cleanly (it removes its socket files)"
+spawn_daemon "$CONF" "$SOCK" || exit 1
+stop_pid "$DPID" && ok "stsguardd exited on SIGTERM" || bad "stsguardd needed SIGKILL"
+DPID=
+[ ! -e "$SOCK" ] && [ ! -e "$RSOCK" ] && ok "socket files removed" || bad "socket files still there after SIGTERM"
+R_STOP=rcpt-stop@enforce-ok.test
+R_STOP2=rcpt-stop@no-txt.test
+submit "$R_STOP"
+submit "$R_STOP2"
+run_queue "$SM/failclosed.cf"
+check_deferred "failclosed, daemon stopped: enforce domain" "$R_STOP" "STS lookup temp fail"
+check_deferred "failclosed, daemon stopped: domain WITHOUT a policy too" "$R_STOP2" "STS lookup temp fail"
+grep -q 'SYSERR.*socket map "sts": local socket name' "$LOG" && ok "Sendmail logs SYSERR for the missing sts socket" ||
+	bad "no SYSERR for the missing sts socket"
+grep -q 'socket map "tlsrpt"' "$LOG" && bad "the recorder was reached while the sts lookup failed: $(grep -m1 'socket map "tlsrpt"' "$LOG")" ||
+	ok "recorder skipped while the sts lookup fails (verify TEMP/FAILURE)"
+echo "--- failopen without the recorder, daemon stopped"
+run_queue "$SM/failopen-norec.cf"
+check_sent "failopen (recorder none), daemon stopped: enforce domain goes out" "$R_STOP" mx1.enforce-ok.test OK -
+check_sent "failopen (recorder none), daemon stopped: no-policy domain goes out" "$R_STOP2" mx1.no-txt.test OK -
 
 echo "--- Sendmail never crashed"
 # (the one expected SYSERR: the sts map's unix socket is gone while stsguardd is down)

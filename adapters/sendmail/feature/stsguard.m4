@@ -16,9 +16,15 @@ dnl   2  `failclosed' (default) or `failopen': what happens while stsguardd is
 dnl      unreachable.  failclosed: every delivery defers ("STS lookup temp fail"),
 dnl      also to domains without a policy.  failopen: the `sts' map is optional
 dnl      (-o): mail goes out as without MTA-STS.
-dnl   3  endpoint for the TLS-RPT recorder map `tlsrpt' (default: argument 1).
-dnl      A second stsguardd listener is better: Sendmail shares one connection
-dnl      among all socket maps with the same endpoint and closes it on any error.
+dnl   3  unix:/path of the TLS-RPT recorder map `tlsrpt' (default: argument 1),
+dnl      or `none' for no recording.  stsguardd answers `tlsrpt' on unix
+dnl      sockets only.  A second listener is better: Sendmail shares one
+dnl      connection among all socket maps with the same endpoint and closes it
+dnl      on any error.  With `failopen', see docs/sendmail.md: a unix socket
+dnl      that is MISSING (stsguardd stopped and removed it) makes Sendmail
+dnl      log SYSERR and defer the first delivery of each queue run that
+dnl      reaches the recorder; a socket file left in place (connection
+dnl      refused) does not.
 dnl
 dnl What it adds:
 dnl   * FEATURE(`sts') against that endpoint (stsguardd's `sts' map answers in
@@ -48,15 +54,17 @@ ifelse(_STSGUARD_MODE_, `failclosed', `define(`_STSGUARD_OPT_', `')',
 
 FEATURE(`sts', `socket '_STSGUARD_OPT_`-d5 -T<TMPF> '_STSGUARD_EP_)
 
+ifelse(_STSGUARD_RPT_EP_, `none', `divert(-1)', `
 LOCAL_CONFIG
-# stsguard: TLS-RPT recorder (the reply is ignored; -o: never an error at startup)
+# stsguard: TLS-RPT recorder (the reply is ignored; -o: no error at startup)
 Ktlsrpt socket -o -f -d2 -T<TMPF> _STSGUARD_RPT_EP_
-# stsguard: "name= value" (how Sendmail joins tokens) -> "name=value";
-# no match (an empty value) -> the field is left out
+# stsguard: "name= value" or "name=.value" (how Sendmail joins the tokens of
+# a map key: BlankSub between words) -> "name=value"; an empty value does not
+# match and the field is left out
 Kstsguard_kv regex -s1,2 -d ([a-z]+=)[[:space:].]([^[:space:]]+)
 
 define(`_LOCAL_TLS_SERVER_')
-divert(9)
+divert(9)')
 # stsguard: record this session for TLS-RPT.  Input ${verify}; the result is
 # ignored by tls_server unless it is $# (never returned here).
 SLocal_tls_server
@@ -66,10 +74,11 @@ R<>			$@ none
 R<$*@$+>		$: $2
 R<$*>			$@ none
 R$+.			$1
-# TEMP: the sts lookup itself failed; CONFIG: Sendmail's own TLS setup failed.
-# Neither says anything about the receiving MX.
+# TEMP, FAILURE: the sts lookup itself failed (stsguardd away); CONFIG:
+# Sendmail's own TLS setup failed.  None says anything about the MX.
 R$+			$: $1 $| $&{verify}
 R$+ $| TEMP		$@ none
+R$+ $| FAILURE		$@ none
 R$+ $| CONFIG		$@ none
 # san=ok/fail: is the MX name in the certificate (the check STS_SAN makes
 # later, in tls_rcpt)?  Only when a TLS session exists.
@@ -89,7 +98,7 @@ R$={cert_altnames}	$@ ok
 R$-.$+			$: $2
 R *.$={cert_altnames}	$@ ok
 R$*			$@ fail
-ifdef(`_ACCESS_TABLE_', `
+ifdef(`_ACCESS_TABLE_', `divert(9)
 define(`_LOCAL_CLT_FEATURES_')
 # stsguard: 8.17.1.9 clt_features keys on ${client_name}; look up the server
 # (input "server name $| server address") so "Clt_Features:<mx> M" turns STS
