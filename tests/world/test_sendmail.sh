@@ -39,7 +39,7 @@ chmod 755 "$TOP"
 D=$TOP/w
 SM=$TOP/sm              # the Sendmail instance: etc/ queue/ certs/ *.cf
 SMROOT=$TOP/root        # the unpacked packages
-LOG=$SM/maillog         # syslog of sendmail and stsguard-milter
+LOG=$SM/maillog         # Sendmail's syslog
 SOCK=$D/run/stsguardd.sock
 RSOCK=$D/run/stsguardd-rpt.sock   # a second listener for the recorder map
 MSOCK=$SM/milter.sock
@@ -214,8 +214,10 @@ m=$(printf '/map sts enforce-ok.test\n/map sts no-txt.test\n' | smx -C "$SM/fail
 [[ $m == *"map_lookup: sts (no-txt.test) no match (68)"* ]] && ok "sendmail -bt /map sts no-txt.test: no match (EX_NOHOST)" || bad "/map sts no-txt: $m"
 
 # ------------------------------------------------------------ milter and daemon
-MPID=$("$W" spawn "$D" milter env LD_PRELOAD="$SM/syslog-shim.so" SYSLOG_SHIM_FILE="$LOG" \
-	"$MILTER" -p "unix:$MSOCK" -d "unix:$SOCK" -t 200 -v)
+# the milter logs to stderr (-e), i.e. $MLOG: no LD_PRELOAD shim, so an
+# ASan build of it runs too
+MPID=$("$W" spawn "$D" milter "$MILTER" -p "unix:$MSOCK" -d "unix:$SOCK" -t 200 -v -e)
+MLOG=$D/log/spawn-milter.log
 SPID=$("$W" spawn "$D" sendmail "${SMENV[@]}" "$SENDMAIL" -C "$SM/failclosed.cf" -bD -odq)
 up=0
 for _ in $(seq 1 200); do
@@ -353,7 +355,7 @@ smx -C "$SM/failclosed.cf" -odq -f sender@client.test "$R_CTRL" <"$(msgfile "$R_
 	bad "command-line submission to $R_CTRL failed"
 
 echo "--- stsguard-milter: RCPT TO alone makes stsguardd fetch the policy"
-grep -Eq "stsguard-milter\[[0-9]+\]: prefetch milter-first.test: (queued|cached)" "$LOG" &&
+grep -Eq "stsguard-milter\[[0-9]+\]: prefetch milter-first.test: (queued|cached)" "$MLOG" &&
 	ok "milter: 'prefetch milter-first.test' answered" || bad "milter did not prefetch milter-first.test"
 r=
 for _ in $(seq 1 300); do
@@ -436,7 +438,7 @@ R_DOWN=rcpt-down@enforce-ok.test
 R_DOWN2=rcpt-down@no-txt.test
 submit "$R_DOWN"
 submit "$R_DOWN2"
-grep -Eq "stsguard-milter\[[0-9]+\]: stsguardd unreachable" "$LOG" && ok "milter: daemon away, mail still accepted (fail open)" ||
+grep -Eq "stsguard-milter\[[0-9]+\]: stsguardd unreachable" "$MLOG" && ok "milter: daemon away, mail still accepted (fail open)" ||
 	bad "milter did not log the unreachable daemon"
 run_queue "$SM/failclosed.cf"
 check_deferred "failclosed, daemon down: enforce domain" "$R_DOWN" "STS lookup temp fail"
@@ -476,11 +478,19 @@ echo "--- Sendmail never crashed"
 f=$(grep -E 'SYSERR|signal 11|dumped core|Segmentation' "$LOG" | grep -vF "socket map \"sts\": local socket name $SOCK unsafe: No such file or directory")
 [ -z "$f" ] && ok "no other SYSERR, no crash in the Sendmail log" || bad "Sendmail: $f"
 
+echo "--- the milter stops cleanly"
+stop_pid "$MPID" && ok "stsguard-milter exited on SIGTERM" || bad "stsguard-milter needed SIGKILL"
+MPID=
+grep -q 'Sanitizer' "$MLOG" && bad "sanitizer report from the milter: $(grep -m3 'Sanitizer' "$MLOG")" ||
+	ok "no sanitizer report from the milter"
+
 echo
 echo "took $((SECONDS - START)) s"
 if [ "$fail" != 0 ]; then
-	echo "--- Sendmail/milter log ($LOG)"
+	echo "--- Sendmail log ($LOG)"
 	cat "$LOG"
+	echo "--- stsguard-milter log"
+	cat "$MLOG"
 	echo "--- queue runs"
 	cat "$TOP/queue-runs.log"
 	echo "--- stsguardd log"

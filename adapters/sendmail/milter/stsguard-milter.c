@@ -14,8 +14,9 @@
  * per message are prefetched).  One connection to stsguardd per SMTP
  * connection (adapters/common/smclient: deadlines, reconnect once).  Usage:
  *   stsguard-milter -p unix:/run/stsguard/milter.sock
- *                   -d /run/stsguard/stsguardd.sock [-t MS] [-v]
- * Runs in the foreground (a supervisor daemonises); logs to syslog (mail). */
+ *                   -d /run/stsguard/stsguardd.sock [-t MS] [-v] [-e]
+ * Runs in the foreground (a supervisor daemonises); logs to syslog (mail),
+ * with -e to stderr as well. */
 #include "rcpt_domain.h"
 #include "smclient.h"
 
@@ -34,6 +35,7 @@
 static const char *daemon_path;
 static int timeout_ms = 100;
 static int verbose;
+static int log_stderr;
 
 /* Log "stsguardd unreachable" once per outage, not once per recipient. */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -146,11 +148,12 @@ static struct smfiDesc desc = {
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: stsguard-milter -p MILTER_SOCKET -d STSGUARDD_SOCKET [-t MS] [-v]\n"
+	fprintf(stderr, "usage: stsguard-milter -p MILTER_SOCKET -d STSGUARDD_SOCKET [-t MS] [-v] [-e]\n"
 	                "  -p  where Sendmail connects: unix:/path or inet:PORT@ADDRESS\n"
 	                "  -d  stsguardd's unix socket: /path or unix:/path\n"
 	                "  -t  time limit per prefetch request in ms (1-5000, default 100)\n"
-	                "  -v  log every prefetch\n");
+	                "  -v  log every prefetch\n"
+	                "  -e  log to stderr too\n");
 	exit(64);
 }
 
@@ -160,7 +163,7 @@ int main(int argc, char **argv)
 	const char *dspec = NULL;
 	int c;
 
-	while ((c = getopt(argc, argv, "p:d:t:v")) != -1) {
+	while ((c = getopt(argc, argv, "p:d:t:ve")) != -1) {
 		switch (c) {
 		case 'p':
 			listen = optarg;
@@ -179,6 +182,9 @@ int main(int argc, char **argv)
 		case 'v':
 			verbose = 1;
 			break;
+		case 'e':
+			log_stderr = 1;
+			break;
 		default:
 			usage();
 		}
@@ -192,7 +198,7 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	daemon_path = dspec;
-	openlog("stsguard-milter", LOG_PID, LOG_MAIL);
+	openlog("stsguard-milter", LOG_PID | (log_stderr ? LOG_PERROR : 0), LOG_MAIL);
 	signal(SIGPIPE, SIG_IGN);
 	if (strncmp(listen, "unix:", 5) == 0 || strncmp(listen, "local:", 6) == 0)
 		umask(007); /* the socket: owner and group (Sendmail's) only */
