@@ -249,6 +249,7 @@ rogue-first.test enforce
 all-outside.test enforce
 mx-selfsigned.test enforce
 mx-wrongname.test enforce
+mx-wildcard-cert.test enforce
 mx-nostarttls.test enforce
 mx-expired.test enforce
 testing-ok.test testing
@@ -342,13 +343,14 @@ R_ROGUE=rcpt@rogue-first.test
 R_ALLOUT=rcpt@all-outside.test
 R_SELF=rcpt@mx-selfsigned.test
 R_NAME=rcpt@mx-wrongname.test
+R_WILD=rcpt@mx-wildcard-cert.test
 R_NOTLS=rcpt@mx-nostarttls.test
 R_TEST=rcpt@testing-ok.test
 R_NOPOL=rcpt@no-txt.test
 R_OPTOUT=rcpt@mx-expired.test
 R_FIRST=rcpt@milter-first.test
 R_CTRL=rcpt@milter-control.test
-for r in $R_ENF $R_OUT $R_ROGUE $R_ALLOUT $R_SELF $R_NAME $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_FIRST; do submit "$r"; done
+for r in $R_ENF $R_OUT $R_ROGUE $R_ALLOUT $R_SELF $R_NAME $R_WILD $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_FIRST; do submit "$r"; done
 # the control: the same kind of domain, queued from the command line, where
 # no milter runs
 smx -C "$SM/failclosed.cf" -odq -f sender@client.test "$R_CTRL" <"$(msgfile "$R_CTRL")" ||
@@ -368,7 +370,7 @@ case $r in 'OK {'*'"mode":"enforce"'*) ok "milter-first.test's enforce policy is
 r=$(ask cache-show milter-control.test)
 [ "$r" = "NOTFOUND " ] && ok "control: milter-control.test (no milter) is still not cached" || bad "control cached: '$r'"
 n=$(ls "$SM"/queue/qf* 2>/dev/null | wc -l)
-[ "$n" = 12 ] && ok "12 messages queued, none delivered yet" || bad "$n queue files, want 12"
+[ "$n" = 13 ] && ok "13 messages queued, none delivered yet" || bad "$n queue files, want 13"
 
 echo "--- queue run 1 (stsguardd up, failclosed)"
 run_queue "$SM/failclosed.cf"
@@ -385,6 +387,9 @@ check_deferred "enforce, self-signed MX certificate" "$R_SELF" "ruleset=tls_serv
 check_deferred "enforce, MX certificate for another name" "$R_NAME" "not listed in SANs"
 grep -q "ruleset=tls_rcpt, arg1=$R_NAME, relay=mx1.mx-wrongname.test., reject=450 4.7.0 <$R_NAME>... mx1.mx-wrongname.test not listed in SANs" "$LOG" ||
 	bad "wrong name: no tls_rcpt 'not listed in SANs' line"
+# 8.17.1.9's own STS_SAN refuses every wildcard certificate; the feature's
+# Local_tls_rcpt accepts *.parent for one label (RFC 8461 section 4.1)
+check_sent "enforce, MX certificate *.mx-wildcard-cert.test" "$R_WILD" mx1.mx-wildcard-cert.test OK mx1.mx-wildcard-cert.test
 check_deferred "enforce, MX without STARTTLS" "$R_NOTLS" "ruleset=tls_server, arg1=NONE, relay=mx1.mx-nostarttls.test"
 check_sent "testing: delivered as without a policy" "$R_TEST" mx1.testing-ok.test OK -
 check_sent "no policy: delivered" "$R_NOPOL" mx1.no-txt.test OK -
@@ -418,6 +423,7 @@ rogue-first.test success mx1.rogue-first.test
 all-outside.test validation-failure mx.elsewhere.test
 mx-selfsigned.test certificate-not-trusted mx1.mx-selfsigned.test
 mx-wrongname.test certificate-host-mismatch mx1.mx-wrongname.test
+mx-wildcard-cert.test success mx1.mx-wildcard-cert.test
 mx-nostarttls.test starttls-not-supported mx1.mx-nostarttls.test
 testing-ok.test success mx1.testing-ok.test
 milter-first.test certificate-not-trusted mx1.milter-first.test

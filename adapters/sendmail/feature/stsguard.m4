@@ -33,12 +33,20 @@ dnl   * Local_tls_server: after every outbound STARTTLS attempt, one lookup in
 dnl     the `tlsrpt' map (docs/PROTOCOL.md) with the session's TLS facts.  The
 dnl     answer is thrown away and the ruleset never returns $#, so recording can
 dnl     never reject or defer mail; a dead recorder costs at most its -d timeout;
+dnl   * Local_tls_rcpt: the certificate-name check of RFC 8461 section 4.1
+dnl     with wildcards.  proto.m4's STS_SAN (8.17.1.9, unchanged in 8.18.1)
+dnl     never accepts a `*.parent' certificate: it strips a label from the MX
+dnl     name and then looks for a literal `*.' the workspace no longer has, so
+dnl     every wildcard certificate defers ("not listed in SANs").  FEATURE(sts)
+dnl     gets NO_SAN_TST and this ruleset makes the check instead (exact name,
+dnl     or `*.' + the MX name minus its first label);
 dnl   * with FEATURE(`access_db'): the per-server opt-out `Clt_Features:<mx> M'
 dnl     that 8.17.1.9's clt_features ruleset looks up under the wrong name
 dnl     (${client_name} instead of the server).  8.18 fixed it upstream.
 dnl
-dnl This feature defines Local_tls_server and Local_clt_features: a .mc that
-dnl uses it must not define LOCAL_TLS_SERVER or LOCAL_CLT_FEATURES itself.
+dnl This feature defines Local_tls_server, Local_tls_rcpt and
+dnl Local_clt_features: a .mc that uses it must not define LOCAL_TLS_SERVER,
+dnl LOCAL_TLS_RCPT or LOCAL_CLT_FEATURES itself.
 dnl
 dnl (Comments in this file are dnl lines: m4 expands macro names inside # comments.)
 ifelse(defn(`_ARG_'), `',
@@ -52,7 +60,39 @@ ifelse(_STSGUARD_MODE_, `failclosed', `define(`_STSGUARD_OPT_', `')',
 	`errprint(`*** ERROR: FEATURE(`stsguard'): second argument must be failclosed or failopen, not '_STSGUARD_MODE_`
 ')m4exit(1)')
 
-FEATURE(`sts', `socket '_STSGUARD_OPT_`-d5 -T<TMPF> '_STSGUARD_EP_)
+FEATURE(`sts', `socket '_STSGUARD_OPT_`-d5 -T<TMPF> '_STSGUARD_EP_, `NO_SAN_TST')
+
+LOCAL_CONFIG
+# stsguard: the certificate names for Local_tls_rcpt; the sts feature sets
+# this only without NO_SAN_TST
+O SetCertAltnames=true
+
+define(`_LOCAL_TLS_RCPT_')
+divert(9)
+# stsguard: under a "secure" (enforce) policy the certificate must name the
+# MX: exactly, or by a wildcard for its parent (RFC 8461 section 4.1, RFC 6125
+# section 6.4.3).  Input: the recipient.  Runs before STS_Check (MX patterns).
+SLocal_tls_rcpt
+R$*			$: <$1>
+R<$*@$+>		$: $2
+R<$*>			$@ ok
+R$+.			$1
+R$+			$: $(sts $1 $: none $)
+# a failed lookup is STS_Check's to report (it asks the same map next)
+R$* <TMPF>		$@ ok
+R$* secure $*		$: $>Stsguard_san $&{server_name}
+Rok			$@ ok
+Rfail			$#error $@ 4.7.0 $: 450 $&{server_name} not listed in SANs
+R$*			$@ ok
+
+# stsguard: does the certificate name this MX?  Input: the MX name; ok/fail.
+# Class {cert_altnames} holds the certificate's names (SetCertAltnames).
+SStsguard_san
+R$={cert_altnames}	$@ ok
+R$-.$+			$: *.$2
+R$={cert_altnames}	$@ ok
+R$*			$@ fail
+divert(-1)
 
 ifelse(_STSGUARD_RPT_EP_, `none', `divert(-1)', `
 LOCAL_CONFIG
@@ -80,8 +120,8 @@ R$+			$: $1 $| $&{verify}
 R$+ $| TEMP		$@ none
 R$+ $| FAILURE		$@ none
 R$+ $| CONFIG		$@ none
-# san=ok/fail: is the MX name in the certificate (the check STS_SAN makes
-# later, in tls_rcpt)?  Only when a TLS session exists.
+# san=ok/fail: is the MX name in the certificate (the check Local_tls_rcpt
+# makes next)?  Only when a TLS session exists.
 R$+ $| $*		$: $1 $| $&{cipher}
 R$+ $| $+		$: $1 $| $>Stsguard_san $&{server_name}
 R$+ $| ok		$: $(macro {stsguard_san} $@ ok $) $1
@@ -90,14 +130,6 @@ R$+ $| $*		$: $1
 R$+	$: $(stsguard_kv domain= $1 $: $) $(stsguard_kv verify= $&{verify} $: $) $(stsguard_kv tlsv= $&{tls_version} $: $) $(stsguard_kv cipher= $&{cipher} $: $) $(stsguard_kv sni= $&{sts_sni} $: $) $(stsguard_kv san= $&{stsguard_san} $: $) $(stsguard_kv mx= $&{server_name} $: $) $(stsguard_kv ip= $&{server_addr} $: $) $(stsguard_kv src= $&{if_addr_out} $: $)
 R$+			$: $(tlsrpt $1 $: norec $)
 R$*			$@ recorded
-
-# stsguard: the SAN test of proto.m4's STS_SAN, copied so the recorded
-# san= is exactly what Sendmail decides in tls_rcpt.
-SStsguard_san
-R$={cert_altnames}	$@ ok
-R$-.$+			$: $2
-R *.$={cert_altnames}	$@ ok
-R$*			$@ fail
 ifdef(`_ACCESS_TABLE_', `divert(9)
 define(`_LOCAL_CLT_FEATURES_')
 # stsguard: 8.17.1.9 clt_features keys on ${client_name}; look up the server
