@@ -160,7 +160,7 @@ cp "$REPO/adapters/sendmail/feature/stsguard.m4" "$CFDIR/feature/stsguard.m4"
 printf 'postmaster: root\n' >"$SM/etc/aliases"
 : >"$SM/etc/local-host-names"
 # Relay for the submitting client; the per-MX STS opt-out (the 8.17.1.9 fix).
-printf 'Connect:127.0.0.1\tRELAY\nClt_Features:mx1.mx-expired.test\tM\n' >"$SM/etc/access"
+printf 'Connect:127.0.0.1\tRELAY\nClt_Features:mx1.mx-expired.test\tM\nClt_Features:mx1.optout-wrongname.test\tM\n' >"$SM/etc/access"
 : >"$LOG"
 cc -shared -fPIC -O1 -o "$SM/syslog-shim.so" "$HERE/sendmail/syslog-shim.c" || { echo "FAIL: cc syslog-shim"; exit 1; }
 
@@ -252,6 +252,7 @@ mx-wrongname.test enforce
 mx-wildcard-cert.test enforce
 mx-nostarttls.test enforce
 mx-expired.test enforce
+optout-wrongname.test enforce
 testing-ok.test testing
 no-txt.test no-policy
 TABLE
@@ -348,9 +349,10 @@ R_NOTLS=rcpt@mx-nostarttls.test
 R_TEST=rcpt@testing-ok.test
 R_NOPOL=rcpt@no-txt.test
 R_OPTOUT=rcpt@mx-expired.test
+R_OPTOUT2=rcpt@optout-wrongname.test
 R_FIRST=rcpt@milter-first.test
 R_CTRL=rcpt@milter-control.test
-for r in $R_ENF $R_OUT $R_ROGUE $R_ALLOUT $R_SELF $R_NAME $R_WILD $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_FIRST; do submit "$r"; done
+for r in $R_ENF $R_OUT $R_ROGUE $R_ALLOUT $R_SELF $R_NAME $R_WILD $R_NOTLS $R_TEST $R_NOPOL $R_OPTOUT $R_OPTOUT2 $R_FIRST; do submit "$r"; done
 # the control: the same kind of domain, queued from the command line, where
 # no milter runs
 smx -C "$SM/failclosed.cf" -odq -f sender@client.test "$R_CTRL" <"$(msgfile "$R_CTRL")" ||
@@ -370,7 +372,7 @@ case $r in 'OK {'*'"mode":"enforce"'*) ok "milter-first.test's enforce policy is
 r=$(ask cache-show milter-control.test)
 [ "$r" = "NOTFOUND " ] && ok "control: milter-control.test (no milter) is still not cached" || bad "control cached: '$r'"
 n=$(ls "$SM"/queue/qf* 2>/dev/null | wc -l)
-[ "$n" = 13 ] && ok "13 messages queued, none delivered yet" || bad "$n queue files, want 13"
+[ "$n" = 14 ] && ok "14 messages queued, none delivered yet" || bad "$n queue files, want 14"
 
 echo "--- queue run 1 (stsguardd up, failclosed)"
 run_queue "$SM/failclosed.cf"
@@ -394,6 +396,7 @@ check_deferred "enforce, MX without STARTTLS" "$R_NOTLS" "ruleset=tls_server, ar
 check_sent "testing: delivered as without a policy" "$R_TEST" mx1.testing-ok.test OK -
 check_sent "no policy: delivered" "$R_NOPOL" mx1.no-txt.test OK -
 check_sent "Clt_Features:mx1.mx-expired.test M: STS off for that MX (8.17.1.9 fix)" "$R_OPTOUT" mx1.mx-expired.test FAIL -
+check_sent "Clt_Features:<mx> M also skips the certificate-name check" "$R_OPTOUT2" mx1.optout-wrongname.test OK -
 check_deferred "milter: the FIRST message to a new enforce domain is enforced" "$R_FIRST" \
 	"ruleset=tls_server, arg1=FAIL, relay=mx1.milter-first.test"
 [ "$(attempts "$R_FIRST")" = 1 ] && ok "milter: that was the first delivery attempt" || bad "milter-first: $(attempts "$R_FIRST") attempts"
@@ -429,8 +432,8 @@ testing-ok.test success mx1.testing-ok.test
 milter-first.test certificate-not-trusted mx1.milter-first.test
 TABLE
 # the opted-out MX ran without STS: nothing to report for it
-awk '$4 == "mx-expired.test"' "$TLSRPT_DIR"/*.results 2>/dev/null | grep -q . &&
-	bad "tlsrpt: a record for the opted-out mx-expired.test" || ok "tlsrpt: no record for the opted-out MX"
+awk '$4 == "mx-expired.test" || $4 == "optout-wrongname.test"' "$TLSRPT_DIR"/*.results 2>/dev/null | grep -q . &&
+	bad "tlsrpt: a record for an opted-out MX" || ok "tlsrpt: no record for the opted-out MX hosts"
 grep -E "tlsrpt|Ktlsrpt" "$LOG" | grep -qiE 'error|unavailable' && bad "Sendmail logged recorder errors: $(grep -E 'tlsrpt' "$LOG" | head -3)" ||
 	ok "no recorder map error in the Sendmail log"
 

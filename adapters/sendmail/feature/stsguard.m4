@@ -73,7 +73,10 @@ divert(9)
 # MX: exactly, or by a wildcard for its parent (RFC 8461 section 4.1, RFC 6125
 # section 6.4.3).  Input: the recipient.  Runs before STS_Check (MX patterns).
 SLocal_tls_rcpt
-R$*			$: <$1>
+# no {rcpt_addr}: STS is off for this connection (Clt_Features M), as in STS_Check
+R$*			$: <$&{rcpt_addr}> $1
+R<> $*			$@ ok
+R<$*> $*		$: <$2>
 R<$*@$+>		$: $2
 R<$*>			$@ ok
 R$+.			$1
