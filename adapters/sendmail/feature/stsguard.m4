@@ -130,9 +130,18 @@ R$+ $| $+		$: $1 $| $>Stsguard_san $&{server_name}
 R$+ $| ok		$: $(macro {stsguard_san} $@ ok $) $1
 R$+ $| fail		$: $(macro {stsguard_san} $@ fail $) $1
 R$+ $| $*		$: $1
-R$+	$: $(stsguard_kv domain= $1 $: $) $(stsguard_kv verify= $&{verify} $: $) $(stsguard_kv tlsv= $&{tls_version} $: $) $(stsguard_kv cipher= $&{cipher} $: $) $(stsguard_kv sni= $&{sts_sni} $: $) $(stsguard_kv san= $&{stsguard_san} $: $) $(stsguard_kv mx= $&{server_name} $: $) $(stsguard_kv ip= $&{server_addr} $: $) $(stsguard_kv src= $&{if_addr_out} $: $)
+# addresses without Sendmail's "IPv6:" prefix
+R$+			$: $1 $| $>Stsguard_ip $&{server_addr}
+R$+ $| $*		$: $(macro {stsguard_ip} $@ $2 $) $1
+R$+			$: $1 $| $>Stsguard_ip $&{if_addr_out}
+R$+ $| $*		$: $(macro {stsguard_src} $@ $2 $) $1
+R$+	$: $(stsguard_kv domain= $1 $: $) $(stsguard_kv verify= $&{verify} $: $) $(stsguard_kv tlsv= $&{tls_version} $: $) $(stsguard_kv cipher= $&{cipher} $: $) $(stsguard_kv sni= $&{sts_sni} $: $) $(stsguard_kv san= $&{stsguard_san} $: $) $(stsguard_kv mx= $&{server_name} $: $) $(stsguard_kv ip= $&{stsguard_ip} $: $) $(stsguard_kv src= $&{stsguard_src} $: $)
 R$+			$: $(tlsrpt $1 $: norec $)
 R$*			$@ recorded
+
+SStsguard_ip
+RIPv6 : $+		$@ $1
+R$*			$@ $1
 ifdef(`_ACCESS_TABLE_', `divert(9)
 define(`_LOCAL_CLT_FEATURES_')
 # stsguard: 8.17.1.9 clt_features keys on ${client_name}; look up the server
