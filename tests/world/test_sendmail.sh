@@ -3,14 +3,16 @@
 # Sendmail 8.17.1.9 (_FFR_MTA_STS), fetched with `apt-get download` and
 # unpacked with `dpkg -x` (never installed), configured with nothing but
 # adapters/sendmail/feature/stsguard.m4:
-#     FEATURE(`stsguard', `unix:<sock>', `failclosed|failopen', `unix:<recorder sock>')
+#     FEATURE(`stsguard', `unix:<sock>', `failclosed|failopen', `unix:<recorder sock>|none')
 # Inside the test world (tests/world) a Sendmail daemon (-bD) accepts mail on
-# 127.0.0.1, with stsguard-milter attached, and queues it (DeliveryMode
-# queue); each `sendmail -q` queue run then delivers through the world's DNS
-# to the MX sinks.  Outcomes are read from Sendmail's log (syslog captured by
-# an LD_PRELOAD shim), its queue, the sinks' spools and stsguardd's TLS-RPT
-# store: enforce, MX outside the policy, self-signed, wrong name, no
-# STARTTLS, testing, no policy, the per-MX opt-out, stsguardd down with the
+# 127.0.0.1, with stsguard-milter attached, and queues it (-odq); each
+# foreground queue run (`sendmail -qf`) then delivers through the world's DNS
+# to the MX sinks, so every outcome is final when the command returns.
+# Outcomes are read from Sendmail's log (syslog captured by an LD_PRELOAD
+# shim, sendmail/syslog-shim.c), its queue, the sinks' spools and stsguardd's
+# TLS-RPT store: enforce, MX outside the policy (preferred MX, every MX),
+# self-signed, wrong name, wildcard certificate, no STARTTLS, testing, no
+# policy, the per-MX opt-out, stsguardd killed and stopped under the
 # failclosed and the failopen map, the milter's prefetch, and the tlsrpt
 # records of every session.
 #
@@ -216,7 +218,7 @@ m=$(printf '/map sts enforce-ok.test\n/map sts no-txt.test\n' | smx -C "$SM/fail
 # ------------------------------------------------------------ milter and daemon
 # the milter logs to stderr (-e), i.e. $MLOG: no LD_PRELOAD shim, so an
 # ASan build of it runs too
-MPID=$("$W" spawn "$D" milter "$MILTER" -p "unix:$MSOCK" -d "unix:$SOCK" -t 200 -v -e)
+MPID=$("$W" spawn "$D" milter "$MILTER" -p "unix:$MSOCK" -d "unix:$SOCK" -t 3000 -v -e)
 MLOG=$D/log/spawn-milter.log
 SPID=$("$W" spawn "$D" sendmail "${SMENV[@]}" "$SENDMAIL" -C "$SM/failclosed.cf" -bD -odq)
 up=0
@@ -312,7 +314,7 @@ field() { sed -n "s/^X-Sink-$1: //p" <<<"$2" | head -1; }
 # check_sent NAME RCPT MX VERIFY SNI: stat=Sent via MX; STARTTLS=client
 # logged verify=VERIFY for MX; the sink got it over TLS with SNI (- = none)
 check_sent() {
-	local name=$1 rcpt=$2 mx=$3 verify=$4 sni=$5 line rec got q
+	local name=$1 rcpt=$2 mx=$3 verify=$4 sni=$5 line rec got
 	line=$(last_to "$rcpt")
 	if [[ $line != *"relay=$mx. ["*"stat=Sent"* ]]; then bad "$name: not sent via $mx: '$line'"; return; fi
 	if ! session_of "$rcpt" | grep -Eq "STARTTLS=client, relay=$mx\., version=TLSv1\.[23], verify=$verify,"; then
