@@ -47,6 +47,7 @@
 #include "recorder.h"
 #include "stsguard/maps.h"
 #include "stsguard/socketmap.h"
+#include "stsguard/tlsrpt_dgram.h"
 #include "stsguard/tlsrpt_intake.h"
 #include "util.h"
 
@@ -69,7 +70,10 @@ static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "
 
 #define EXPIRE_EVERY_S 3600 /* TLS-RPT day files past the retention */
 
-enum ev_kind { EV_LISTENER, EV_CONN, EV_POOL, EV_SIGNAL, EV_RECORDER };
+enum ev_kind { EV_LISTENER, EV_CONN, EV_POOL, EV_SIGNAL, EV_RECORDER, EV_DGRAM };
+
+#define DGRAM_BATCH 256       /* datagrams read per wakeup, so streams are served too */
+#define DGRAM_LOGS_PER_MIN 10 /* refused datagrams logged (all are counted) */
 
 struct ev {
 	enum ev_kind kind;
@@ -158,6 +162,7 @@ struct stats {
 	uint64_t deadline_fallbacks, coalesced;
 	uint64_t clients_total, clients_refused, protocol_errors, timeouts_closed;
 	uint64_t tlsrpt_invalid;
+	uint64_t dgram_received, dgram_invalid, dgram_results;
 };
 
 struct server {
@@ -171,6 +176,12 @@ struct server {
 	struct pool *pool;
 	int pool_fd;
 	struct recorder *rec;     /* NULL: TLS-RPT store unavailable */
+	int dgram_fd;             /* libtlsrpt datagrams (tlsrpt_socket), or -1 */
+	char *dgram_path;
+	struct ev dgram_ev;
+	unsigned dgram_logged;    /* refused datagrams logged this minute */
+	int64_t dgram_log_minute;
+	char dgram_buf[STSGUARD_TLSRPT_DGRAM_MAX + 1];
 	struct ev rec_ev;
 	int64_t next_expire_s;
 	stsguard_cache *cache;
@@ -814,9 +825,10 @@ static void admin(struct server *s, struct conn *c, int map, const char *key)
 			recorder_get_stats(s->rec, &rs);
 		sg_buf_printf(&b,
 		              ",\"tlsrpt\":{\"recording\":%s,\"stored\":%" PRIu64 ",\"dropped\":%" PRIu64
-		              ",\"failed\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"queued\":%u,\"commits\":%" PRIu64 "}}",
+		              ",\"failed\":%" PRIu64 ",\"invalid\":%" PRIu64 ",\"queued\":%u,\"commits\":%" PRIu64
+		              ",\"datagrams\":%" PRIu64 ",\"datagrams_invalid\":%" PRIu64 ",\"datagram_results\":%" PRIu64 "}}",
 		              s->rec != NULL ? "true" : "false", rs.stored, rs.dropped, rs.failed, s->st.tlsrpt_invalid + rs.invalid,
-		              rs.queued, rs.commits);
+		              rs.queued, rs.commits, s->st.dgram_received, s->st.dgram_invalid, s->st.dgram_results);
 		break;
 	}
 	case MAP_CACHE_LIST: {
@@ -1010,7 +1022,9 @@ static void handle_recorded(struct server *s)
 	while (job != NULL) {
 		struct rec_job *next = job->next;
 		struct req *r = job->owner;
-		if (r->conn == NULL) {
+		if (r == NULL) {
+			/* a datagram's result: nobody waits for an answer */
+		} else if (r->conn == NULL) {
 			free(r); /* its client went away; the result is stored all the same */
 		} else {
 			r->recording = 0;
@@ -1026,6 +1040,49 @@ static void handle_recorded(struct server *s)
 		}
 		recorder_job_free(job);
 		job = next;
+	}
+}
+
+/*
+ * libtlsrpt datagrams (Postfix >= 3.10, smtp_tlsrpt_socket_name): one
+ * datagram per delivery attempt, fire and forget. Each valid one becomes
+ * results for the recorder; a bad one is counted and (at a bounded rate)
+ * logged, never answered.
+ */
+static void read_datagrams(struct server *s)
+{
+	int64_t now = (int64_t)time(NULL);
+	for (int i = 0; i < DGRAM_BATCH; i++) {
+		ssize_t n = recv(s->dgram_fd, s->dgram_buf, sizeof s->dgram_buf, MSG_TRUNC | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR) /* EWOULDBLOCK is EAGAIN on Linux */
+				dlog(LOG_ERR, "tlsrpt_socket: %s", strerror(errno));
+			return;
+		}
+		s->st.dgram_received++;
+		stsguard_tlsrpt_dgram *dg = NULL;
+		stsguard_err err = {""};
+		stsguard_status st = stsguard_tlsrpt_dgram_parse(s->dgram_buf, (size_t)n, now, &dg, &err);
+		if (st != STSGUARD_OK) {
+			s->st.dgram_invalid++;
+			if (now / 60 != s->dgram_log_minute) {
+				s->dgram_log_minute = now / 60;
+				s->dgram_logged = 0;
+			}
+			if (s->dgram_logged++ < DGRAM_LOGS_PER_MIN)
+				dlog(LOG_INFO, "tlsrpt_socket: refused a datagram of %zd bytes: %s", n, err.msg);
+			continue;
+		}
+		for (size_t k = 0; k < dg->n_results; k++) {
+			struct rec_job *job = s->rec != NULL ? calloc(1, sizeof *job) : NULL;
+			if (job == NULL)
+				break;
+			job->r = dg->results[k]; /* moved: the datagram no longer owns its strings */
+			memset(&dg->results[k], 0, sizeof dg->results[k]);
+			recorder_submit(s->rec, job);
+			s->st.dgram_results++;
+		}
+		stsguard_tlsrpt_dgram_free(dg);
 	}
 }
 
@@ -1347,6 +1404,44 @@ static int bind_listener(const char *spec, struct listener *l, const char *user,
 	return 0;
 }
 
+/* The libtlsrpt datagram socket (tlsrpt_socket), srw-rw----, owned by user. */
+static int bind_dgram(struct server *s, const char *path, const char *user, stsguard_err *err)
+{
+	struct sockaddr_un sun;
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof sun.sun_path)
+		return sg_err(err, STSGUARD_INVALID, "tlsrpt_socket %s: path too long", path), -1;
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	struct stat sb;
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode))
+			return sg_err(err, STSGUARD_IO, "tlsrpt_socket %s exists and is not a socket", path), -1;
+		unlink(path); /* a stale socket of an earlier run (the stream listeners guard against two daemons) */
+	}
+	s->dgram_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->dgram_fd < 0)
+		return sg_err(err, STSGUARD_IO, "tlsrpt_socket: %s", strerror(errno)), -1;
+	mode_t old = umask(0117);
+	int rc = bind(s->dgram_fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc != 0)
+		return sg_err(err, STSGUARD_IO, "tlsrpt_socket %s: bind: %s", path, strerror(errno)), -1;
+	s->dgram_path = sg_strndup(path, strlen(path));
+	if (user != NULL) {
+		struct passwd *pw = getpwnam(user);
+		if (pw != NULL && chown(path, pw->pw_uid, pw->pw_gid) != 0)
+			dlog(LOG_WARNING, "chown %s: %s", path, strerror(errno));
+	}
+	/* Bursts of datagrams must not be dropped while a commit runs: a large receive buffer. */
+	int rcvbuf = 4 << 20;
+	setsockopt(s->dgram_fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+	s->dgram_ev.kind = EV_DGRAM;
+	struct epoll_event e = {.events = EPOLLIN, .data.ptr = &s->dgram_ev};
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->dgram_fd, &e);
+	return 0;
+}
+
 static void opts_from_conf(struct server *s)
 {
 	s->opts.tempfail_answer = (stsguard_tempfail_answer)s->conf->tempfail_answer;
@@ -1361,6 +1456,7 @@ stsguard_status server_new(const stsguard_config *conf, struct server **out, sts
 	s->epfd = -1;
 	s->sigfd = -1;
 	s->pool_fd = -1;
+	s->dgram_fd = -1;
 	/* The server keeps its own copy of the settings it uses (SIGHUP replaces it). */
 	stsguard_config *copy;
 	if (stsguard_config_new(&copy) != STSGUARD_OK) {
@@ -1386,6 +1482,10 @@ stsguard_status server_new(const stsguard_config *conf, struct server **out, sts
 	if (s->buckets == NULL || s->epfd < 0 || s->listeners == NULL) {
 		server_free(s);
 		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	}
+	if (conf->tlsrpt_socket != NULL && bind_dgram(s, conf->tlsrpt_socket, conf->user, err) != 0) {
+		server_free(s);
+		return STSGUARD_IO;
 	}
 	for (size_t i = 0; i < n; i++) {
 		const char *spec = conf->n_listen > 0 ? conf->listen[i] : "unix:" STSGUARD_DEFAULT_SOCKET;
@@ -1557,6 +1657,9 @@ int server_run(struct server *s, const char *config_path)
 			case EV_RECORDER:
 				handle_recorded(s);
 				break;
+			case EV_DGRAM:
+				read_datagrams(s);
+				break;
 			case EV_SIGNAL: {
 				struct signalfd_siginfo si;
 				while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
@@ -1651,6 +1754,11 @@ void server_free(struct server *s)
 		free(l->spec);
 	}
 	free(s->listeners);
+	if (s->dgram_fd >= 0)
+		close(s->dgram_fd);
+	if (s->dgram_path != NULL)
+		unlink(s->dgram_path);
+	free(s->dgram_path);
 	if (s->sigfd >= 0)
 		close(s->sigfd);
 	if (s->epfd >= 0)

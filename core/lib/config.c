@@ -254,6 +254,13 @@ static stsguard_status key_tlsrpt_retention(stsguard_config *c, const char *v, s
 	return parse_uint(v, 1, STSGUARD_TLSRPT_RETENTION_MAX, &c->tlsrpt_retention, err);
 }
 
+static stsguard_status key_tlsrpt_socket(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	if (strlen(v) >= 108)
+		return sg_err(err, STSGUARD_INVALID, "'%s': longer than a unix socket path may be", v);
+	return set_path(&c->tlsrpt_socket, v, err);
+}
+
 static const struct {
 	const char *name;
 	key_fn fn;
@@ -275,6 +282,7 @@ static const struct {
 	{"max_domains", key_max_domains},
 	{"tlsrpt_dir", key_tlsrpt_dir},
 	{"tlsrpt_retention", key_tlsrpt_retention},
+	{"tlsrpt_socket", key_tlsrpt_socket},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -319,6 +327,7 @@ void stsguard_config_free(stsguard_config *c)
 	free(c->ca_file);
 	free(c->cache_dir);
 	free(c->tlsrpt_dir);
+	free(c->tlsrpt_socket);
 	free(c->proxy);
 	for (size_t i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);

@@ -40,6 +40,22 @@ struct where {
 	char text[64];
 };
 
+/* scheme ":" then printable ASCII without spaces (RFC 3986 §3.1), the form the store accepts. */
+static bool uri_like(const char *s)
+{
+	size_t i = 0;
+	if (!sg_is_alpha((unsigned char)s[0]))
+		return false;
+	while (sg_is_alnum((unsigned char)s[i]) || s[i] == '+' || s[i] == '-' || s[i] == '.')
+		i++;
+	if (s[i] != ':' || s[i + 1] == '\0')
+		return false;
+	for (i++; s[i] != '\0'; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 static void where_set(struct where *w, size_t pol, size_t fd)
 {
 	if (fd == SIZE_MAX)
@@ -305,6 +321,17 @@ static stsguard_status fill_result(const stsguard_json_doc *doc, const stsguard_
 				return st;
 		}
 		lower_in_place(r->receiving_mx_hostname);
+		/*
+		 * RFC 8460 §4.4 wants a URI in additional-information, but libtlsrpt's
+		 * own examples put free text there. Refusing the datagram would lose
+		 * the session; the text moves to failure-reason-code when that is
+		 * empty, and is dropped otherwise.
+		 */
+		if (r->additional_information[0] != '\0' && !uri_like(r->additional_information)) {
+			if (r->failure_reason_code[0] == '\0')
+				memcpy(r->failure_reason_code, r->additional_information, sizeof r->failure_reason_code);
+			r->additional_information[0] = '\0';
+		}
 	}
 	st = copy_strings(doc, p->strings, prefix, "policy-string", false, &r->policy_strings, &r->n_policy_strings, err);
 	if (st == STSGUARD_OK)

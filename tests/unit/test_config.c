@@ -427,7 +427,7 @@ static void keys_list(void)
 		                            "cache_dir",     "fetch_timeout", "https_proxy",     "listen",
 		                            "user",          "workers",       "query_timeout",   "tempfail_answer",
 		                            "log_level",     "max_clients",   "max_domains",     "tlsrpt_dir",
-		                            "tlsrpt_retention" };
+		                            "tlsrpt_retention", "tlsrpt_socket" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 

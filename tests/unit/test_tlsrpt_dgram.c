@@ -198,8 +198,9 @@ static const struct dgram_case cases[] = {
 	BAD("receiving ip with zone", DGRAM(NOPOL_P FDS("{\"c\":201,\"r\": \"fe80::1%eth0\"}") FAILED(1))),
 	BAD("mx hostname not a host name", DGRAM(NOPOL_P FDS("{\"c\":201,\"n\": \"mx_1.example\"}") FAILED(1))),
 	BAD("helo not a host name or literal", DGRAM(NOPOL_P FDS("{\"c\":201,\"h\": \"mx ready\"}") FAILED(1))),
-	BAD("additional information not a URI (libtlsrpt demo text)",
-	    DGRAM(NOPOL_P FDS("{\"c\":201,\"a\": \"This is additional information\"}") FAILED(1))),
+	OKC("additional information not a URI (libtlsrpt demo text): kept as the reason",
+	    DGRAM(NOPOL_P FDS("{\"c\":201,\"a\": \"This is additional information\"}") FAILED(1)), 0, 1,
+	    R(STSGUARD_RESULT_STARTTLS_NOT_SUPPORTED), R(NOPOL)),
 	BAD("policy strings on no-policy-found", DGRAM("{\"policy-type\":9,\"policy-string\":[\"x\"]" SUCCESS)),
 	BAD("mx-host on tlsa", DGRAM("{\"policy-type\":1,\"mx-host\":[\"mx.example\"]" SUCCESS)),
 	BAD("bad mx pattern", DGRAM("{\"policy-type\":2,\"mx-host\":[\"mx.*.example\"]" SUCCESS)),
@@ -313,6 +314,25 @@ static void test_mapping(void)
 }
 
 /* Escapes as libtlsrpt writes them, raw UTF-8, lower-casing of host names. */
+/* Free text in "a" (libtlsrpt's examples) becomes the failure reason, or is dropped if there is one. */
+static void test_additional_text(void)
+{
+	static const char *const in[2] = {
+		DGRAM(NOPOL_P FDS("{\"c\":201,\"a\": \"This is additional information\"}") FAILED(1)),
+		DGRAM(NOPOL_P FDS("{\"c\":201,\"a\": \"free text\",\"f\": \"421 busy\"}") FAILED(1)),
+	};
+	static const char *const want_reason[2] = {"This is additional information", "421 busy"};
+	for (int i = 0; i < 2; i++) {
+		stsguard_tlsrpt_dgram *d = NULL;
+		stsguard_err err = {""};
+		if (!CHECK_STATUS(parse(in[i], strlen(in[i]), &d, &err), STSGUARD_OK, "additional text"))
+			continue;
+		CHECK_STR(d->results[0].failure_reason_code, want_reason[i], "additional text: reason");
+		CHECK_STR(d->results[0].additional_information, "", "additional text: not a URI, not kept");
+		stsguard_tlsrpt_dgram_free(d);
+	}
+}
+
 static void test_text(void)
 {
 	static const char in[] = DGRAM(
@@ -546,6 +566,7 @@ int main(void)
 	run_table();
 	test_mapping();
 	test_text();
+	test_additional_text();
 	test_each_failure_type();
 	test_truncated();
 	test_size();

@@ -36,6 +36,8 @@ PORT=8461
 CONF=$D/stsguardd.conf
 . "$HERE/daemon-lib.sh"
 daemon_conf "$CONF" "$SOCK" "$PORT" 2
+DGRAM=$D/run/tlsrpt.sock
+echo "tlsrpt_socket = $DGRAM" >>"$CONF"
 
 start_daemon() {
 	local vg=()
@@ -182,6 +184,32 @@ r=$(ask tlsrpt "domain=enforce-ok.test result=success time=86400")
 case $r in "PERM "*"window"*) ok "a result outside the retention window is refused: $r" ;; *) bad "old time: '$r'" ;; esac
 r=$(x "$STSGUARD" stats -s "$SOCK" | jq -c '[.tlsrpt.recording, .tlsrpt.stored, .tlsrpt.invalid]')
 expect_reply "stats count the results" "$r" "[true,3,2]"
+
+echo "--- libtlsrpt datagrams (Postfix >= 3.10's smtp_tlsrpt_socket_name) on tlsrpt_socket"
+# The datagrams libtlsrpt sends, byte for byte (docs/tlsrpt-intake.md): an STS
+# success, a TLSA certificate-expired failure, and one that is not JSON.
+/usr/bin/python3 - "$DGRAM" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+for d in (
+    b'{"d": "dgram.test","pr": "v=TLSRPTv1;rua=mailto:tlsrpt@dgram.test","policies":[{"policy-type":2,"policy-domain": "dgram.test","policy-string":["version: STSv1","mode: testing","mx: *.mail.dgram.test","max_age: 86400"],"mx-host":["*.mail.dgram.test"],"t":0,"f":0}]}',
+    b'{"d": "dgram.test","pr": "v=TLSRPTv1;rua=mailto:tlsrpt@dgram.test","policies":[{"policy-type":1,"policy-domain": "dgram.test","policy-string":["3 0 1 1F850A337E6DB9C609C522D136A475638CC43E1ED424F8EEC8513D747D1D085D"],"failure-details":[{"c":204,"s": "192.0.2.4","n": "mx.mail.dgram.test","h": "mx.mail.dgram.test","r": "192.0.2.55","f": "certificate expired"}],"t":1,"f":1}]}',
+    b'not json at all',
+):
+    s.sendto(d, sys.argv[1])
+PYEOF
+for _ in $(seq 1 50); do
+	[ "$(x "$STSGUARD" stats -s "$SOCK" | jq '.tlsrpt.datagrams')" = 3 ] && break
+	sleep 0.1
+done
+r=$(x "$STSGUARD" stats -s "$SOCK" | jq -c '[.tlsrpt.datagrams, .tlsrpt.datagrams_invalid, .tlsrpt.datagram_results]')
+expect_reply "datagrams counted (received, refused, results)" "$r" "[3,1,2]"
+for _ in $(seq 1 50); do [ "$(RESULTS | grep -c ' dgram.test ')" = 2 ] && break; sleep 0.1; done
+RESULTS | grep -q ' sts dgram.test - success ' && ok "an STS success datagram is stored" || bad "no sts success for dgram.test"
+RESULTS | grep -q ' tlsa dgram.test - certificate-expired 192.0.2.4 mx.mail.dgram.test mx.mail.dgram.test 192.0.2.55 certificate%20expired ' &&
+	ok "a TLSA failure datagram is stored with its details" || bad "tlsa failure: $(RESULTS | grep dgram.test)"
+grep -q 'tlsrpt_socket: refused a datagram of 15 bytes' "$D/log/spawn-stsguardd.log" && ok "a bad datagram is logged, nothing else happens" ||
+	bad "no log line for the bad datagram"
 
 echo "--- SIGHUP reloads; kill -9 under load and restart keeps the cache"
 sed -i 's/^query_timeout = 2/query_timeout = 3/' "$CONF"

@@ -44,6 +44,7 @@ typedef struct stsguard_config {
 	/* TLS-RPT */
 	char *tlsrpt_dir;                /* "tlsrpt_dir"; NULL: <cache_dir>/tlsrpt */
 	unsigned tlsrpt_retention;       /* "tlsrpt_retention": days of results kept */
+	char *tlsrpt_socket;             /* "tlsrpt_socket": libtlsrpt datagram socket; NULL: none */
 } stsguard_config;
 
 /* Defaults for every key. *out for stsguard_config_free(). */
