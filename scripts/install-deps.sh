@@ -9,4 +9,7 @@ apt-get install -y -q --no-install-recommends \
 	cmake ninja-build gcc clang libclang-rt-14-dev pkg-config make \
 	libssl-dev libldns-dev libcurl4-openssl-dev zlib1g-dev \
 	nsd unbound nginx ldnsutils iproute2 openssl ca-certificates curl \
-	valgrind procps jq
+	valgrind procps jq \
+	libmilter-dev m4 libwrap0 liblockfile1
+# libmilter-dev builds stsguard-milter; m4, libwrap0 and liblockfile1 are what
+# the unpacked (never installed) Debian sendmail needs in tests/world/test_sendmail.sh.
