@@ -9,4 +9,5 @@ apt-get install -y -q --no-install-recommends \
 	cmake ninja-build gcc clang libclang-rt-14-dev pkg-config make \
 	libssl-dev libldns-dev libcurl4-openssl-dev zlib1g-dev \
 	nsd unbound nginx ldnsutils iproute2 openssl ca-certificates curl \
-	valgrind procps jq
+	valgrind procps jq \
+	libopendkim-dev python3-dkim
