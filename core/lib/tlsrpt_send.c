@@ -22,7 +22,8 @@
  *
  *   v1 TIME OUTCOME DOMAIN RUA DETAIL
  *
- * OUTCOME "ok" / "fail" / "giveup"; RUA "-" stands for the DNS lookup;
+ * OUTCOME "ok" / "fail" / "giveup", or "none" (RUA "-": no usable TLSRPT
+ * record, nothing to send that day); RUA "-" stands for the DNS lookup;
  * RUA is written with %HH for bytes outside 0x21-0x7e and '%'; DETAIL is
  * free text (printable ASCII). Reading skips lines it does not understand,
  * and each line is capped at SENT_LINE_MAX bytes.
@@ -126,7 +127,7 @@ static struct attempt *state_find(struct sent_state *s, const char *domain, cons
 
 static void state_apply(struct attempt *a, int64_t t, const char *outcome)
 {
-	if (strcmp(outcome, "ok") == 0) {
+	if (strcmp(outcome, "ok") == 0 || strcmp(outcome, "none") == 0) {
 		a->done = true;
 	} else if (strcmp(outcome, "giveup") == 0) {
 		a->given_up = true;
@@ -222,7 +223,8 @@ static bool parse_sent_line(const char *line, size_t len, struct sent_line *out)
 			return false;
 		t = t * 10 + (*q - '0');
 	}
-	if (strcmp(f[2], "ok") != 0 && strcmp(f[2], "fail") != 0 && strcmp(f[2], "giveup") != 0)
+	if (strcmp(f[2], "ok") != 0 && strcmp(f[2], "fail") != 0 && strcmp(f[2], "giveup") != 0 &&
+	    strcmp(f[2], "none") != 0)
 		return false;
 	size_t dl = strlen(f[3]), rl = strlen(f[4]);
 	if (dl == 0 || dl >= sizeof out->domain || rl == 0 || rl >= sizeof out->rua)
@@ -473,7 +475,7 @@ static stsguard_status build_report(const stsguard_tlsrpt_send_env *env, const s
 	return STSGUARD_OK;
 }
 
-/* Is (domain, rua) due now? Sets *why for the log when not. */
+/* Is (domain, rua) due now? *next is when it will be, for DUE_LATER. */
 enum due { DUE_NOW, DUE_DONE, DUE_GIVEN_UP, DUE_LATER, DUE_EXPIRED };
 
 static enum due due_state(const struct attempt *a, int64_t now, int64_t *next)
@@ -486,7 +488,7 @@ static enum due due_state(const struct attempt *a, int64_t now, int64_t *next)
 	if (a->given_up)
 		return DUE_GIVEN_UP;
 	int64_t n = stsguard_tlsrpt_schedule_retry(a->first, a->last, a->failures);
-	if (n < 0)
+	if (n < 0 || now > a->first + STSGUARD_TLSRPT_RETRY_WINDOW)
 		return DUE_EXPIRED;
 	if (n > now) {
 		*next = n;
@@ -513,7 +515,7 @@ static stsguard_status record(struct pass *p, const char *domain, const char *ru
                               const char *detail, stsguard_err *err)
 {
 	const stsguard_tlsrpt_send_env *env = p->env;
-	logf_(env, strcmp(outcome, "ok") == 0 ? STSGUARD_LOG_INFO : STSGUARD_LOG_WARNING, "tlsrpt %s %s %s: %s%s%s",
+	logf_(env, strcmp(outcome, "ok") == 0 || strcmp(outcome, "none") == 0 ? STSGUARD_LOG_INFO : STSGUARD_LOG_WARNING, "tlsrpt %s %s %s: %s%s%s",
 	      p->day, domain, rua, outcome, detail != NULL && *detail ? ": " : "", detail != NULL ? detail : "");
 	if (env->dry_run)
 		return STSGUARD_OK;
@@ -695,8 +697,17 @@ static stsguard_status serve_domain(struct pass *p, const stsguard_tlsrpt_report
 		}
 	}
 
-	/* A DNS failure backs off like a failed delivery, under rua "-". */
-	enum due due = due_state(state_find(&p->state, domain, "-", false), env->now, &next);
+	/* A DNS failure backs off like a failed delivery, under rua "-"; "none" there: no record. */
+	const struct attempt *dnsa = state_find(&p->state, domain, "-", false);
+	if (dnsa != NULL && dnsa->done && env->out_dir == NULL) {
+		p->sum->no_rua++;
+		return STSGUARD_OK;
+	}
+	if (dnsa != NULL && dnsa->given_up && env->out_dir == NULL) {
+		p->sum->given_up++;
+		return STSGUARD_OK;
+	}
+	enum due due = due_state(dnsa, env->now, &next);
 	if (due == DUE_LATER && env->out_dir == NULL) {
 		p->sum->waiting++;
 		note_next(p, next);
@@ -714,9 +725,8 @@ static stsguard_status serve_domain(struct pass *p, const stsguard_tlsrpt_report
 	st = env->dns->txt(env->dns_ctx, qname, &txt, &derr);
 	if (st == STSGUARD_NONE) {
 		stsguard_txt_set_free(txt);
-		logf_(env, STSGUARD_LOG_INFO, "tlsrpt %s %s: no TLSRPT record: no report", p->day, domain);
 		p->sum->no_rua++;
-		return STSGUARD_OK;
+		return record(p, domain, "-", "none", "no TLSRPT record: no report", err);
 	}
 	if (st != STSGUARD_OK) {
 		stsguard_txt_set_free(txt);
@@ -728,10 +738,11 @@ static stsguard_status serve_domain(struct pass *p, const stsguard_tlsrpt_report
 	stsguard_txt_set_free(txt);
 	if (st != STSGUARD_OK) {
 		/* RFC 8460 §3: none, several or an invalid one - the domain does not implement TLSRPT. */
-		logf_(env, STSGUARD_LOG_INFO, "tlsrpt %s %s: %s TLSRPT record (%s): no report", p->day, domain,
-		      st == STSGUARD_NONE ? "no" : "no single valid", derr.msg);
+		char why[STSGUARD_ERR_LEN + 64];
+		snprintf(why, sizeof why, "%s TLSRPT record (%s): no report", st == STSGUARD_NONE ? "no" : "no single valid",
+		         derr.msg);
 		p->sum->no_rua++;
-		return STSGUARD_OK;
+		return record(p, domain, "-", "none", why, err);
 	}
 
 	struct built b = {0};
