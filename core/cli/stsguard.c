@@ -620,7 +620,10 @@ static int report_open(int argc, char **argv, struct report_opts *o, int want_do
 	const char *dir = o->dir != NULL ? o->dir : o->cfg->tlsrpt_dir;
 	stsguard_status st = stsguard_tlsrpt_store_open(dir, &set, &o->store, &err);
 	if (st != STSGUARD_OK) {
-		fprintf(stderr, "stsguard: %s: %s\n", dir, err.msg[0] ? err.msg : stsguard_strerror(st));
+		if (err.msg[0] != '\0')
+			fprintf(stderr, "stsguard: %s\n", err.msg);
+		else
+			fprintf(stderr, "stsguard: %s: %s\n", dir, stsguard_strerror(st));
 		report_close(o);
 		return EXIT_USAGE;
 	}
@@ -747,6 +750,11 @@ static int report_meta(const stsguard_config *cfg, stsguard_tlsrpt_report_meta *
 	return EXIT_YES;
 }
 
+static void sg_err_cli(stsguard_err *err, const char *msg)
+{
+	snprintf(err->msg, sizeof err->msg, "%s", msg);
+}
+
 static int report_show(int argc, char **argv)
 {
 	struct report_opts o;
@@ -767,7 +775,9 @@ static int report_show(int argc, char **argv)
 		char norm[STSGUARD_DOMAIN_MAX + 1];
 		char *json = NULL;
 		stsguard_status st = stsguard_domain_normalize(o.domain, norm);
-		if (st == STSGUARD_OK)
+		if (st != STSGUARD_OK)
+			sg_err_cli(&err, "DOMAIN must be a domain name in A-label (xn--) form");
+		else
 			st = stsguard_tlsrpt_report_json(agg, norm, &meta, &json, NULL, &err);
 		if (st == STSGUARD_OK) {
 			print_pretty_json(json);
