@@ -82,10 +82,9 @@ static bool addr_spec(const char *a, size_t len)
 	return ldh_domain(at + 1, len - ll - 1);
 }
 
-stsguard_status stsguard_tlsrpt_mailto_parse(const char *uri, size_t len, char addrs[][STSGUARD_ADDR_MAX + 1],
-                                             size_t max, size_t *n, stsguard_err *err)
+static stsguard_status mailto_parse(const char *uri, size_t len, char addrs[][STSGUARD_ADDR_MAX + 1], size_t max,
+                                    size_t *n, stsguard_err *err)
 {
-	*n = 0;
 	if (uri == NULL || addrs == NULL)
 		return sg_err(err, STSGUARD_BADARG, "no URI");
 	if (len > STSGUARD_RUA_URI_MAX)
@@ -132,6 +131,16 @@ stsguard_status stsguard_tlsrpt_mailto_parse(const char *uri, size_t len, char a
 		pos++; /* the ',' (or one past end) */
 	}
 	return STSGUARD_OK;
+}
+
+stsguard_status stsguard_tlsrpt_mailto_parse(const char *uri, size_t len, char addrs[][STSGUARD_ADDR_MAX + 1],
+                                             size_t max, size_t *n, stsguard_err *err)
+{
+	*n = 0;
+	stsguard_status st = mailto_parse(uri, len, addrs, max, n, err);
+	if (st != STSGUARD_OK)
+		*n = 0; /* nothing half-parsed is ever handed out */
+	return st;
 }
 
 /* ---- the message ---- */

@@ -32,7 +32,7 @@ extern "C" {
  * sendmail argument), at most STSGUARD_ADDR_MAX bytes; the domain is
  * lower-cased. Up to STSGUARD_MAILTO_ADDRS_MAX addresses.
  * STSGUARD_INVALID / STSGUARD_TOOBIG (uri longer than STSGUARD_RUA_URI_MAX)
- * with err saying why. addrs[i] are NUL-terminated on STSGUARD_OK.
+ * with err saying why, and *n = 0. addrs[i] are NUL-terminated on STSGUARD_OK.
  */
 STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_mailto_parse(const char *uri, size_t len,
                                                              char addrs[][STSGUARD_ADDR_MAX + 1], size_t max,
