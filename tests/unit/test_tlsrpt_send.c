@@ -979,17 +979,18 @@ static void test_send_passes(void)
 	if (CHECK_TRUE(pipe(ready) == 0 && pipe(go) == 0, "pipes")) {
 		pid_t pid = fork();
 		if (pid == 0) {
-			/* The child holds the lock (its own open file description) until the parent closes go. */
-			char c = 0;
+			/* The child takes the lock (its own open file description), says so, then
+			 * becomes cat(1) reading the go pipe: the lock lives until the parent closes it. */
 			int fd = open(lock, O_RDWR);
 			close(ready[0]);
 			close(go[1]);
-			if (fd < 0 || flock(fd, LOCK_EX) != 0)
+			if (fd < 0 || flock(fd, LOCK_EX) != 0 || dup2(go[0], 0) < 0)
 				_exit(1);
 			if (write(ready[1], "x", 1) != 1)
 				_exit(1);
-			(void)!read(go[0], &c, 1);
-			_exit(0);
+			close(ready[1]);
+			execlp("cat", "cat", (char *)NULL);
+			_exit(127);
 		}
 		close(ready[1]);
 		close(go[0]);
