@@ -13,12 +13,13 @@
  *     certificate errors; we do not, since the report describes the
  *     receiver's security), no redirects, no proxy unless configured, one
  *     total deadline, answer body capped and ignored. Only a 2xx status is
- *     success (RFC 8460 §5.4 names 200-299 as accepted).
+ *     success; anything else is retried (RFC 8460 §5.5).
  *   sendmail: fork + execv of the configured command (no shell: nothing in
  *     an address taken from DNS can become a command), "-f FROM" and the
  *     recipients appended, the message on stdin through a socketpair (so a
  *     child that dies early gives EPIPE, never SIGPIPE to our process), a
- *     deadline after which the child is killed, success only on exit 0.
+ *     deadline after which the child's process group is killed, success
+ *     only on exit 0.
  */
 #include "stsguard/tlsrpt_send.h"
 
@@ -172,7 +173,7 @@ static stsguard_status real_https_post(void *ctx, const char *url, const unsigne
 		st = sg_err(err, cc == CURLE_OPERATION_TIMEDOUT ? STSGUARD_TIMEOUT : STSGUARD_TEMPFAIL, "%s",
 		            errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
 	} else if (code < 200 || code > 299) {
-		/* RFC 8460 §5.4: only 2xx is an acceptance; the rest is retried. */
+		/* Only 2xx is an acceptance; the rest is retried (RFC 8460 §5.5). */
 		st = sg_err(err, STSGUARD_TEMPFAIL, "HTTP %ld", code);
 	} else {
 		sg_err(err, STSGUARD_OK, "HTTP %ld", code);
@@ -267,11 +268,18 @@ static stsguard_status real_sendmail(void *ctx, const char *from, const char *co
 		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 		if (dup2(sv[1], 0) < 0 || (null >= 0 && dup2(null, 1) < 0))
 			_exit(127);
+		/* The daemon blocks signals for signalfd and may ignore SIGPIPE: sendmail gets defaults. */
+		sigset_t none;
+		/* Its own process group, so a timeout kills whatever it started too. */
+		setpgid(0, 0);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(sv[1]);
+	setpgid(pid, pid); /* also here: whichever of parent and child runs first */
 	shutdown(sv[0], SHUT_RD);
 	unsigned timeout_s = conf->sendmail_timeout_s ? conf->sendmail_timeout_s : SENDMAIL_TIMEOUT_DEFAULT_S;
 	int64_t deadline = mono_ms() + (int64_t)timeout_s * 1000;
@@ -312,7 +320,7 @@ static stsguard_status real_sendmail(void *ctx, const char *from, const char *co
 		}
 		if (timed_out || mono_ms() >= deadline) {
 			timed_out = true;
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			break;
 		}

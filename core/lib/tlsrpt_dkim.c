@@ -1,5 +1,5 @@
 /*
- * tlsrpt_dkim.c - DKIM signature of the report mail (RFC 8460 §3, §5.3:
+ * tlsrpt_dkim.c - DKIM signature of the report mail (RFC 8460 §5.3:
  * mailed reports MUST be DKIM-signed by the reporting domain).
  *
  * Why this layer exists: canonicalisation is where hand-written DKIM goes
@@ -7,8 +7,8 @@
  * has ed25519-sha256 - DKIM_FEATURE_ED25519 - besides rsa-sha256). This file
  * only picks the algorithm from the key, feeds the message header by header,
  * and splices the signature in. Contract: relaxed/relaxed, the headers of
- * STSGUARD_TLSRPT_DKIM_HEADERS, never l= (RFC 8460 §3 forbids a body length
- * limit: "the DKIM signature ... MUST NOT use the 'l=' attribute"), t= from
+ * STSGUARD_TLSRPT_DKIM_HEADERS, never l= (RFC 8460 §5.3 forbids limiting the
+ * signed body length), t= from
  * the caller's clock so equal input gives an equal signature.
  */
 /* dkim.h uses the BSD types u_char, u_int, u_long. */
@@ -101,7 +101,7 @@ stsguard_status stsguard_tlsrpt_dkim_sign(const char *msg, size_t len, const sts
 		dkim_close(lib);
 		return sg_err(err, STSGUARD_INVALID, "dkim_options refused");
 	}
-	/* length -1: no l= tag (RFC 8460 §3). */
+	/* length -1: no l= tag (RFC 8460 §5.3). */
 	DKIM *d = dkim_sign(lib, (const unsigned char *)"tlsrpt", NULL, (dkim_sigkey_t)(uintptr_t)dk->key_pem,
 	                    (const unsigned char *)dk->selector, (const unsigned char *)dk->domain, DKIM_CANON_RELAXED,
 	                    DKIM_CANON_RELAXED, alg, -1, &ds);

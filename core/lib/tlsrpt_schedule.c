@@ -4,7 +4,7 @@
  * Why: RFC 8460 §4.1 asks for reports covering full UTC days, which makes
  * every sender want to send at 00:00Z; a seeded, per-day random offset
  * spreads them. Retries back off exponentially and stop one day after the
- * first attempt. Pure: the clock and the seed are arguments.
+ * first attempt (RFC 8460 §5.5). Pure: the clock and the seed are arguments.
  */
 #include "stsguard/tlsrpt_send.h"
 

@@ -12,9 +12,9 @@
  *   2. TXT at _smtp._tls.<domain>; no report unless it holds exactly one
  *      valid TLSRPT record (RFC 8460 §3: otherwise the domain "does not
  *      implement TLSRPT"); a DNS failure is retried like a failed delivery;
- *   3. every rua URI of the record gets the report (RFC 8460 §3: "the
- *      sending MTA MUST attempt delivery to each"), each with its own retry
- *      state: https: by POST, mailto: by DKIM-signed mail (RFC 8460 §3:
+ *   3. every rua URI of the record gets the report (RFC 8460 §3: rua is a
+ *      list of destinations), each with its own retry
+ *      state: https: by POST, mailto: by DKIM-signed mail (RFC 8460 §5.3:
  *      mailed reports MUST be signed - without a key they are not sent).
  *
  * State: SPOOL/DAY.sent, one line per attempt, appended and fdatasync'ed
@@ -563,13 +563,15 @@ static stsguard_status serve_rua(struct pass *p, const stsguard_tlsrpt_report *a
 	}
 	bool send = due == DUE_NOW && !env->dry_run;
 
+	bool fresh = b->gz == NULL;
 	if ((st = build_report(env, agg, p->day, domain, b, err)) != STSGUARD_OK)
 		return st;
-	if (rua_index == 0)
+	if (fresh) {
 		p->sum->built++;
-	if (env->out_dir != NULL && rua_index == 0 &&
-	    (st = write_file(env->out_dir, b->filename, b->gz, b->gz_len, err)) != STSGUARD_OK)
-		return st;
+		if (env->out_dir != NULL &&
+		    (st = write_file(env->out_dir, b->filename, b->gz, b->gz_len, err)) != STSGUARD_OK)
+			return st;
+	}
 
 	if (strncasecmp(rua, "https:", 6) == 0) {
 		if (!send)
@@ -643,7 +645,7 @@ static stsguard_status serve_rua(struct pass *p, const stsguard_tlsrpt_report *a
 		return STSGUARD_OK;
 	}
 	if (env->dkim == NULL) {
-		/* RFC 8460 §3: mailed reports MUST be DKIM-signed. Not a delivery attempt: nothing recorded. */
+		/* RFC 8460 §5.3: mailed reports MUST be DKIM-signed. Not a delivery attempt: nothing recorded. */
 		free(msg);
 		logf_(env, STSGUARD_LOG_ERROR, "tlsrpt %s %s %s: not sent: dkim_key is not configured", p->day, domain,
 		      rua);

@@ -553,6 +553,71 @@ static void test_sendmail_argv(void)
 	}
 }
 
+/* ---- the real sendmail seam, with a script standing in for sendmail ---- */
+
+static void test_real_sendmail(void)
+{
+	char script[600], got[600], args[600];
+	snprintf(script, sizeof script, "%s/fake-sendmail", tmpdir);
+	snprintf(got, sizeof got, "%s/fake-sendmail.msg", tmpdir);
+	snprintf(args, sizeof args, "%s/fake-sendmail.args", tmpdir);
+	char body[2048];
+	snprintf(body, sizeof body,
+	         "#!/bin/sh\n"
+	         "echo \"$@\" > '%s'\n"
+	         "cat > '%s'\n"
+	         "case \"$2\" in slow) sleep 30 ;; esac\n"
+	         "exit ${FAKE_EXIT:-0}\n",
+	         args, got);
+	write_file(script, body, strlen(body));
+	chmod(script, 0755);
+
+	static const char *const rcpts[] = {"a@example.net", "b@example.org"};
+	static const char msg[] = "Subject: x\r\n\r\nbody\r\n";
+	char cmd[700];
+	snprintf(cmd, sizeof cmd, "%s -oi fast", script);
+	stsguard_tlsrpt_deliver_conf conf = {.sendmail = cmd, .sendmail_timeout_s = 20};
+	stsguard_err err = {""};
+
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", rcpts, 2, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_OK, "sendmail exit 0");
+	size_t l = 0;
+	char *t = read_file(got, &l);
+	CHECK_TRUE(t != NULL && l == sizeof msg - 1 && memcmp(t, msg, l) == 0, "message on stdin");
+	free(t);
+	t = read_file(args, &l);
+	CHECK_STR(t, "-oi fast -f noreply@sender.example a@example.net b@example.org\n", "argv: command, -f, recipients");
+	free(t);
+
+	setenv("FAKE_EXIT", "75", 1);
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", rcpts, 1, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_TEMPFAIL, "sendmail exit 75");
+	CHECK_TRUE(strstr(err.msg, "exited with status 75") != NULL, err.msg);
+	unsetenv("FAKE_EXIT");
+
+	snprintf(cmd, sizeof cmd, "%s -oi slow", script);
+	conf.sendmail_timeout_s = 1;
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", rcpts, 1, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_TIMEOUT, "sendmail killed after its timeout");
+
+	snprintf(cmd, sizeof cmd, "%s/does-not-exist -oi", tmpdir);
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", rcpts, 1, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_TEMPFAIL, "sendmail cannot be executed");
+	static const char *const evil[] = {"-oQ/tmp@example.net"};
+	snprintf(cmd, sizeof cmd, "%s -oi", script);
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", evil, 1, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_INVALID, "a recipient that looks like an option");
+	conf.sendmail = "relative -oi";
+	CHECK_STATUS(stsguard_tlsrpt_real_deliver_ops.sendmail(&conf, "noreply@sender.example", rcpts, 1, msg,
+	                                                       sizeof msg - 1, &err),
+	             STSGUARD_INVALID, "relative command");
+}
+
 /* ---- send passes: fake DNS, fake delivery, real store, fake clock ---- */
 
 struct fake {
@@ -1049,6 +1114,7 @@ int main(void)
 	test_dkim();
 	test_schedule();
 	test_sendmail_argv();
+	test_real_sendmail();
 	test_send_passes();
 	rm_rf(tmpdir);
 	return check_summary();

@@ -84,14 +84,14 @@ STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_mail_build(const stsguard_tlsrpt
 
 typedef struct stsguard_tlsrpt_dkim {
 	const char *key_pem;   /* PEM private key text: RSA (rsa-sha256) or Ed25519 (ed25519-sha256, RFC 8463) */
-	const char *selector;  /* s= ; RFC 8460 §3 suggests "tlsrpt" */
+	const char *selector;  /* s= ; RFC 8460 §5.3 suggests "tlsrpt" */
 	const char *domain;    /* d= */
 } stsguard_tlsrpt_dkim;
 
 /*
  * Sign msg (a complete CRLF message as stsguard_tlsrpt_mail_build makes
  * it) with libopendkim: relaxed/relaxed, the STSGUARD_TLSRPT_DKIM_HEADERS
- * that are present, no l= (RFC 8460 §3: a length limit would let anything
+ * that are present, no l= (RFC 8460 §5.3: a length limit would let anything
  * be appended), t= the given time. *out is the message with the
  * DKIM-Signature header prepended (CRLF), new for free(). STSGUARD_INVALID:
  * the key is neither RSA nor Ed25519, or libopendkim refused it (err has

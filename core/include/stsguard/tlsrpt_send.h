@@ -51,8 +51,8 @@ STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_schedule_first(const char *day, 
  * The next attempt after `failures` (>= 1) failed attempts, the first at
  * first_attempt and the last at last_attempt: last + min(RETRY_FIRST *
  * 2^(failures-1), RETRY_MAX). -1 when that is more than RETRY_WINDOW after
- * the first attempt: give up (RFC 8460 §5.3/§5.4 leave the retry policy to
- * the sender; one day of tries matches the report's own granularity).
+ * the first attempt: give up (RFC 8460 §5.5: retry with backoff for up to
+ * 24 hours after the initial attempt).
  */
 STSGUARD_EXPORT int64_t stsguard_tlsrpt_schedule_retry(int64_t first_attempt, int64_t last_attempt,
                                                        unsigned failures);
