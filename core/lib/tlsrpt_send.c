@@ -581,6 +581,11 @@ static stsguard_status serve_rua(struct pass *p, const stsguard_tlsrpt_report *a
 			p->sum->delivered++;
 			return record(p, domain, rua, "ok", derr.msg, err);
 		}
+		if (st == STSGUARD_INVALID) {
+			/* A URI we cannot use will not get better by retrying. */
+			p->sum->given_up++;
+			return record(p, domain, rua, "giveup", derr.msg, err);
+		}
 		p->sum->failed++;
 		return record(p, domain, rua, "fail", derr.msg, err);
 	}

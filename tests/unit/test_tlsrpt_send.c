@@ -711,6 +711,10 @@ static stsguard_status fake_post(void *ctx, const char *url, const unsigned char
 		f->post_len[f->posts] = len;
 	}
 	f->posts++;
+	if (strstr(url, "invalid-uri") != NULL) {
+		snprintf(err->msg, sizeof err->msg, "cannot parse the URI");
+		return STSGUARD_INVALID;
+	}
 	if (f->post_answer != STSGUARD_OK)
 		snprintf(err->msg, sizeof err->msg, "HTTP 500");
 	return f->post_answer;
@@ -843,6 +847,8 @@ static void test_send_passes(void)
 	f.dns[f.n_dns++].st = STSGUARD_TEMPFAIL;
 	f.dns[f.n_dns].domain = "reports.example";
 	f.dns[f.n_dns++].txt[0] = "v=TLSRPTv1;rua=mailto:tlsrpt@reports.example";
+	f.dns[f.n_dns].domain = "badurl.example";
+	f.dns[f.n_dns++].txt[0] = "v=TLSRPTv1;rua=https://invalid-uri.example/";
 
 	char path[600];
 	src_path(path, sizeof path, "golden/data/dkim-ed25519.pem");
@@ -1023,13 +1029,18 @@ static void test_send_passes(void)
 	const char *day3 = "2024-05-03";
 	g_clock = NEXT_DAY_START + 86400 + 43200;
 	add_result(store, "example.net", NEXT_DAY_START + 86400 + 10, STSGUARD_RESULT_SUCCESS);
+	add_result(store, "badurl.example", NEXT_DAY_START + 86400 + 20, STSGUARD_RESULT_SUCCESS);
 	env.dkim = NULL;
 	env.now = NEXT_DAY_START + 2 * 86400 + 60;
 	logbuf[0] = '\0';
 	if (CHECK_STATUS(stsguard_tlsrpt_send_day(&env, day3, &sum, &err), STSGUARD_OK, "no dkim")) {
 		CHECK_INT(f.mails, 0, "no dkim: no mail");
-		CHECK_INT(f.posts, 1, "no dkim: https still served");
+		CHECK_INT(f.posts, 2, "no dkim: https still served");
 		CHECK_TRUE(strstr(logbuf, "dkim_key is not configured") != NULL, "no dkim: said why");
+		CHECK_INT(sum.given_up, 1, "unusable https URI given up at once");
+		char sent3[700];
+		snprintf(sent3, sizeof sent3, "%s/%s.sent", spool, day3);
+		CHECK_INT(count_lines(sent3, " giveup badurl.example https://invalid-uri.example/ "), 1, "giveup logged");
 	}
 	env.dkim = &dkim;
 	fake_reset(&f);

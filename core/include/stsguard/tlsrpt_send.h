@@ -63,8 +63,9 @@ typedef struct stsguard_tlsrpt_deliver_ops {
 	/*
 	 * POST body (the gzipped report) to url with Content-Type
 	 * application/tlsrpt+gzip (RFC 8460 §5.4). STSGUARD_OK only for a 2xx
-	 * answer; TEMPFAIL / TIMEOUT for anything worth retrying; err says what
-	 * happened (status code, curl error).
+	 * answer; TEMPFAIL / TIMEOUT for anything worth retrying; INVALID for a
+	 * URI that cannot be used (given up at once); err says what happened
+	 * (status code, curl error).
 	 */
 	stsguard_status (*https_post)(void *ctx, const char *url, const unsigned char *body, size_t len,
 	                              stsguard_err *err);
