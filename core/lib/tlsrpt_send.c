@@ -845,6 +845,84 @@ stsguard_status stsguard_tlsrpt_send_day(const stsguard_tlsrpt_send_env *env, co
 	return st;
 }
 
+static void sum_add(stsguard_tlsrpt_send_summary *to, const stsguard_tlsrpt_send_summary *s)
+{
+	to->domains += s->domains;
+	to->no_rua += s->no_rua;
+	to->loop_guarded += s->loop_guarded;
+	to->delivered += s->delivered;
+	to->already += s->already;
+	to->failed += s->failed;
+	to->given_up += s->given_up;
+	to->waiting += s->waiting;
+	to->built += s->built;
+	if (s->next_attempt > 0 && (to->next_attempt == 0 || s->next_attempt < to->next_attempt))
+		to->next_attempt = s->next_attempt;
+}
+
+stsguard_status stsguard_tlsrpt_send_due(const stsguard_tlsrpt_send_env *env, uint64_t seed, unsigned spread_s,
+                                         unsigned retention_days, int64_t *next_wakeup,
+                                         stsguard_tlsrpt_send_summary *sum, stsguard_err *err)
+{
+	char today[STSGUARD_TLSRPT_DAY_LEN + 1];
+	int64_t tstart, next = 0;
+	stsguard_tlsrpt_send_summary total;
+
+	memset(&total, 0, sizeof total);
+	if (next_wakeup != NULL)
+		*next_wakeup = 0;
+	if (sum != NULL)
+		memset(sum, 0, sizeof *sum);
+	if (env == NULL || next_wakeup == NULL || env->dry_run || env->spool_dir == NULL)
+		return sg_err(err, STSGUARD_BADARG, "send_due needs a spool and no dry run");
+	if (stsguard_tlsrpt_day_name(env->now, today) != STSGUARD_OK ||
+	    stsguard_tlsrpt_day_parse(today, &tstart) != STSGUARD_OK)
+		return sg_err(err, STSGUARD_BADARG, "clock out of range");
+#define NOTE(t)                                         \
+	do {                                            \
+		int64_t t_ = (t);                       \
+		if (t_ > 0 && (next == 0 || t_ < next)) \
+			next = t_;                      \
+	} while (0)
+	/* Today's reports go out after the next midnight. */
+	int64_t at;
+	if (stsguard_tlsrpt_schedule_first(today, seed, spread_s, &at) == STSGUARD_OK)
+		NOTE(at);
+	for (int back = 2; back >= 1; back--) {
+		char day[STSGUARD_TLSRPT_DAY_LEN + 1];
+		stsguard_tlsrpt_send_summary s;
+		if (tstart - 86400 * back < 0 || stsguard_tlsrpt_day_name(tstart - 86400 * back, day) != STSGUARD_OK)
+			continue;
+		if (stsguard_tlsrpt_schedule_first(day, seed, spread_s, &at) != STSGUARD_OK)
+			continue;
+		if (env->now < at) {
+			NOTE(at);
+			continue;
+		}
+		stsguard_status st = stsguard_tlsrpt_send_day(env, day, &s, err);
+		if (st == STSGUARD_NONE)
+			continue;
+		if (st == STSGUARD_TEMPFAIL) {
+			logf_(env, STSGUARD_LOG_INFO, "tlsrpt %s: %s; trying again in a minute", day,
+			      err != NULL ? err->msg : "spool busy");
+			NOTE(env->now + 60);
+			continue;
+		}
+		if (st != STSGUARD_OK)
+			return st;
+		sum_add(&total, &s);
+		NOTE(s.next_attempt);
+	}
+#undef NOTE
+	stsguard_status st = stsguard_tlsrpt_send_expire(env->spool_dir, env->now, retention_days, NULL, err);
+	if (st != STSGUARD_OK)
+		logf_(env, STSGUARD_LOG_WARNING, "tlsrpt: expiring delivery logs: %s", err != NULL ? err->msg : "");
+	*next_wakeup = next;
+	if (sum != NULL)
+		*sum = total;
+	return STSGUARD_OK;
+}
+
 stsguard_status stsguard_tlsrpt_send_expire(const char *spool_dir, int64_t now, unsigned retention_days,
                                             size_t *n_deleted, stsguard_err *err)
 {

@@ -1093,6 +1093,83 @@ static void test_send_passes(void)
 	fake_reset(&f);
 }
 
+/* The daemon's entry point: nothing before the scheduled time, then a pass, then retries. */
+static void test_send_due(void)
+{
+	char store_dir[600], spool[600];
+	snprintf(store_dir, sizeof store_dir, "%s/due-store", tmpdir);
+	snprintf(spool, sizeof spool, "%s/due-spool", tmpdir);
+	const char *dayx = "2024-06-10";
+	int64_t xstart = 0, at_x = 0, at_next = 0;
+	stsguard_tlsrpt_day_parse(dayx, &xstart);
+	const uint64_t seed = 7;
+	const unsigned spread = 3600;
+	CHECK_STATUS(stsguard_tlsrpt_schedule_first(dayx, seed, spread, &at_x), STSGUARD_OK, "at_x");
+	CHECK_STATUS(stsguard_tlsrpt_schedule_first("2024-06-11", seed, spread, &at_next), STSGUARD_OK, "at_next");
+
+	g_clock = xstart + 3600;
+	stsguard_tlsrpt_store_settings set = {.clock = clock_fn};
+	stsguard_tlsrpt_store *store = NULL;
+	stsguard_err err = {""};
+	if (!CHECK_STATUS(stsguard_tlsrpt_store_open(store_dir, &set, &store, &err), STSGUARD_OK, "due store"))
+		return;
+	add_result(store, "https-only.example", xstart + 100, STSGUARD_RESULT_SUCCESS);
+
+	struct fake f;
+	memset(&f, 0, sizeof f);
+	f.dns[f.n_dns].domain = "https-only.example";
+	f.dns[f.n_dns++].txt[0] = "v=TLSRPTv1;rua=https://collector.example/due";
+	stsguard_tlsrpt_send_env env = {
+		.store = store,
+		.spool_dir = spool,
+		.dns = &fake_dns_ops,
+		.dns_ctx = &f,
+		.deliver = &fake_deliver_ops,
+		.deliver_ctx = &f,
+		.meta = {.organization_name = "Org", .contact_info = "tlsrpt@sender.example",
+		         .submitter = "mta.sender.example", .unique_id = NULL},
+		.report_from = "noreply@mta.sender.example",
+	};
+	stsguard_tlsrpt_send_summary sum;
+	int64_t next = -1;
+
+	/* Still day X: its report waits for after midnight. */
+	env.now = xstart + 86399;
+	CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_OK, "due: day X");
+	CHECK_INT(next, at_x, "due: wake up at X's scheduled time");
+	CHECK_INT(f.posts, 0, "due: nothing sent during X");
+	/* After midnight, before the randomized offset. */
+	if (at_x > xstart + 86400) {
+		env.now = at_x - 1;
+		CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_OK, "due: early");
+		CHECK_INT(next, at_x, "due: still waiting for the offset");
+		CHECK_INT(f.posts, 0, "due: nothing sent before the offset");
+	}
+	/* Scheduled time: the pass runs; the collector fails; retry in 5 minutes. */
+	env.now = at_x;
+	f.post_answer = STSGUARD_TEMPFAIL;
+	CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_OK, "due: first");
+	CHECK_INT(f.posts, 1, "due: one attempt");
+	CHECK_INT(sum.failed, 1, "due: failure counted");
+	CHECK_INT(next, at_x + 300, "due: wake up for the retry");
+	/* The retry succeeds; next wake-up is the following day's send. */
+	env.now = at_x + 300;
+	f.post_answer = STSGUARD_OK;
+	CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_OK, "due: retry");
+	CHECK_INT(f.posts, 2, "due: retried");
+	CHECK_INT(sum.delivered, 1, "due: delivered");
+	CHECK_INT(next, at_next, "due: then tomorrow's reports");
+	/* Called again: nothing more. */
+	CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_OK, "due: again");
+	CHECK_INT(f.posts, 2, "due: no repeat");
+	CHECK_INT(sum.already, 1, "due: already delivered");
+	/* Dry runs make no sense here. */
+	env.dry_run = true;
+	CHECK_STATUS(stsguard_tlsrpt_send_due(&env, seed, spread, 14, &next, &sum, &err), STSGUARD_BADARG, "due: dry");
+	stsguard_tlsrpt_store_close(store);
+	fake_reset(&f);
+}
+
 static void rm_rf(const char *path)
 {
 	DIR *d = opendir(path);
@@ -1127,6 +1204,7 @@ int main(void)
 	test_sendmail_argv();
 	test_real_sendmail();
 	test_send_passes();
+	test_send_due();
 	rm_rf(tmpdir);
 	return check_summary();
 }

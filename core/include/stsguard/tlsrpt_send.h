@@ -5,9 +5,11 @@
  * durable record of every attempt that makes retries and the loop guard
  * work.
  *
- * The daemon's daily scheduler (see docs/tlsrpt-send.md):
+ * The daemon's scheduler (see docs/tlsrpt-send.md) calls
+ * stsguard_tlsrpt_send_due() with its clock and sleeps until the
+ * *next_wakeup it returns; underneath, per day:
  *
- *   at = stsguard_tlsrpt_schedule_first(day, seed, spread)   once per day
+ *   at = stsguard_tlsrpt_schedule_first(day, seed, spread)
  *   when now >= at:   stsguard_tlsrpt_send_day(&env, day, &sum, &err)
  *   then again at sum.next_attempt (0: nothing left for that day)
  *
@@ -151,6 +153,24 @@ typedef struct stsguard_tlsrpt_send_summary {
  */
 STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_send_day(const stsguard_tlsrpt_send_env *env, const char *day,
                                                          stsguard_tlsrpt_send_summary *sum, stsguard_err *err);
+
+/*
+ * Everything due at env->now, for a daemon woken by a timer: for the two
+ * UTC days before today (yesterday's reports, and retries of the day
+ * before, which can run up to 24 h after its first attempt), a pass of
+ * stsguard_tlsrpt_send_day() once stsguard_tlsrpt_schedule_first(day,
+ * seed, spread_s) has come; then the delivery logs older than
+ * retention_days are deleted. *next_wakeup is when to call again: the
+ * earliest pending retry, a day's first send not reached yet, or today's
+ * (after the next midnight). A pass refused because another holds the
+ * spool is retried a minute later. Days without results are not errors.
+ * sum (may be NULL) adds up the passes made. The first store, spool or
+ * memory error stops the call and is returned.
+ */
+STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_send_due(const stsguard_tlsrpt_send_env *env, uint64_t seed,
+                                                         unsigned spread_s, unsigned retention_days,
+                                                         int64_t *next_wakeup, stsguard_tlsrpt_send_summary *sum,
+                                                         stsguard_err *err);
 
 /*
  * Delete SPOOL/YYYY-MM-DD.sent files of days more than retention_days
