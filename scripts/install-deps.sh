@@ -10,6 +10,6 @@ apt-get install -y -q --no-install-recommends \
 	libssl-dev libldns-dev libcurl4-openssl-dev zlib1g-dev \
 	nsd unbound nginx ldnsutils iproute2 openssl ca-certificates curl \
 	valgrind procps jq \
-	libmilter-dev m4 libwrap0 liblockfile1
+	libmilter-dev m4 libwrap0 liblockfile1 libopendkim-dev python3-dkim
 # libmilter-dev builds stsguard-milter; m4, libwrap0 and liblockfile1 are what
 # the unpacked (never installed) Debian sendmail needs in tests/world/test_sendmail.sh.

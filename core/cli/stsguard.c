@@ -6,11 +6,13 @@
  * negative one (reason on stderr), 2 for a usage error or unreadable input.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,9 @@
 #include "stsguard/policy.h"
 #include "stsguard/socketmap.h"
 #include "stsguard/sts_txt.h"
+#include "stsguard/tlsrpt_report.h"
+#include "stsguard/tlsrpt_send.h"
+#include "stsguard/tlsrpt_store.h"
 #include "stsguard/tlsrpt_txt.h"
 
 #define EXIT_YES 0
@@ -528,6 +533,387 @@ static int cmd_checkconf(int argc, char **argv)
 	return EXIT_YES;
 }
 
+/* ---- TLS-RPT reports: stsguard report list | show | send ---- */
+
+#define DKIM_KEY_FILE_MAX (64u * 1024u)
+
+struct report_opts {
+	const char *config_path;
+	const char *dir;     /* --dir: overrides tlsrpt_dir */
+	const char *day;     /* --day */
+	const char *out;     /* --out */
+	int dry_run;
+	const char *domain;  /* show */
+	char day_buf[STSGUARD_TLSRPT_DAY_LEN + 1];
+	int64_t now;
+	stsguard_config *cfg;
+	stsguard_tlsrpt_store *store;
+};
+
+/*
+ * The clock: time(2), or STSGUARD_TEST_NOW (decimal Unix time) so that the
+ * golden and world tests get fixed Date, Message-ID and t= values. For
+ * tests only; documented in docs/cli.md.
+ */
+static int64_t report_now(void)
+{
+	const char *t = getenv("STSGUARD_TEST_NOW");
+	if (t != NULL && *t != '\0' && strlen(t) <= 12) {
+		int64_t v = 0;
+		const char *p;
+		for (p = t; *p >= '0' && *p <= '9'; p++)
+			v = v * 10 + (*p - '0');
+		if (*p == '\0')
+			return v;
+	}
+	return (int64_t)time(NULL);
+}
+
+static void report_close(struct report_opts *o)
+{
+	stsguard_tlsrpt_store_close(o->store);
+	stsguard_config_free(o->cfg);
+}
+
+/* Options shared by the report subcommands; opens config and store. EXIT_YES or an exit code. */
+static int report_open(int argc, char **argv, struct report_opts *o, int want_domain)
+{
+	stsguard_err err = {""};
+	memset(o, 0, sizeof *o);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			o->config_path = argv[++i];
+		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
+			o->dir = argv[++i];
+		else if (strcmp(argv[i], "--day") == 0 && i + 1 < argc)
+			o->day = argv[++i];
+		else if (strcmp(argv[i], "--out") == 0 && i + 1 < argc)
+			o->out = argv[++i];
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			o->dry_run = 1;
+		else if (argv[i][0] == '-')
+			return usage("report: unknown option");
+		else if (want_domain && o->domain == NULL)
+			o->domain = argv[i];
+		else
+			return usage("report: unexpected operand");
+	}
+	if (want_domain && o->domain == NULL)
+		return usage("report show needs a DOMAIN");
+	o->now = report_now();
+	if (o->day == NULL) {
+		/* Default: yesterday, the last complete UTC day (RFC 8460 §4.1). */
+		if (stsguard_tlsrpt_day_name(o->now - 86400, o->day_buf) != STSGUARD_OK)
+			return usage("report: the clock is out of range");
+		o->day = o->day_buf;
+	} else {
+		int64_t start;
+		if (stsguard_tlsrpt_day_parse(o->day, &start) != STSGUARD_OK)
+			return usage("report: --day must be a date YYYY-MM-DD");
+	}
+	if (stsguard_config_load(o->config_path != NULL ? o->config_path : STSGUARD_DEFAULT_CONFIG,
+	                         o->config_path == NULL, &o->cfg, &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	stsguard_tlsrpt_store_settings set = {.read_only = true};
+	const char *dir = o->dir != NULL ? o->dir : o->cfg->tlsrpt_dir;
+	stsguard_status st = stsguard_tlsrpt_store_open(dir, &set, &o->store, &err);
+	if (st != STSGUARD_OK) {
+		if (err.msg[0] != '\0')
+			fprintf(stderr, "stsguard: %s\n", err.msg);
+		else
+			fprintf(stderr, "stsguard: %s: %s\n", dir, stsguard_strerror(st));
+		report_close(o);
+		return EXIT_USAGE;
+	}
+	return EXIT_YES;
+}
+
+static int add_to_agg(void *ctx, const stsguard_tlsrpt_result *r)
+{
+	(void)stsguard_tlsrpt_report_add(ctx, r, NULL);
+	return 0;
+}
+
+/* Aggregate o->day; EXIT_YES with *agg set, or an exit code with the reason on stderr. */
+static int report_aggregate(struct report_opts *o, stsguard_tlsrpt_report **agg, stsguard_tlsrpt_day_stats *ds)
+{
+	stsguard_err err = {""};
+	if (stsguard_tlsrpt_report_new(o->day, NULL, agg, &err) != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		return EXIT_USAGE;
+	}
+	stsguard_status st = stsguard_tlsrpt_store_foreach_day(o->store, o->day, add_to_agg, *agg, ds, &err);
+	if (st == STSGUARD_NONE || (st == STSGUARD_OK && stsguard_tlsrpt_report_domain_count(*agg) == 0)) {
+		fprintf(stderr, "stsguard: no results for %s\n", o->day);
+		stsguard_tlsrpt_report_free(*agg);
+		*agg = NULL;
+		return EXIT_NO;
+	}
+	if (st != STSGUARD_OK) {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		stsguard_tlsrpt_report_free(*agg);
+		*agg = NULL;
+		return EXIT_TEMPFAIL;
+	}
+	return EXIT_YES;
+}
+
+static int report_list(int argc, char **argv)
+{
+	struct report_opts o;
+	stsguard_tlsrpt_report *agg = NULL;
+	stsguard_tlsrpt_day_stats ds = {0};
+	int rc = report_open(argc, argv, &o, 0);
+	if (rc != EXIT_YES)
+		return rc;
+	if (o.out != NULL || o.dry_run) {
+		report_close(&o);
+		return usage("report list takes only --day, --dir and -c");
+	}
+	rc = report_aggregate(&o, &agg, &ds);
+	if (rc == EXIT_YES) {
+		size_t n = stsguard_tlsrpt_report_domain_count(agg);
+		printf("# %s: %zu policy domains, %" PRIu64 " results, %" PRIu64 " lines skipped\n", o.day, n,
+		       ds.results, ds.skipped);
+		printf("# domain successful failed\n");
+		for (size_t i = 0; i < n; i++) {
+			const char *d = stsguard_tlsrpt_report_domain(agg, i);
+			stsguard_tlsrpt_report_stats st;
+			if (stsguard_tlsrpt_report_stats_get(agg, d, &st) == STSGUARD_OK)
+				printf("%s %" PRIu64 " %" PRIu64 "\n", d, st.successful_sessions, st.failed_sessions);
+		}
+	}
+	stsguard_tlsrpt_report_free(agg);
+	report_close(&o);
+	return rc;
+}
+
+/* Indent the compact JSON of the report builder, two spaces a level. */
+static void print_pretty_json(const char *js)
+{
+	int depth = 0, in_str = 0;
+	for (const char *p = js; *p != '\0'; p++) {
+		char c = *p;
+		if (in_str) {
+			putchar(c);
+			if (c == '\\' && p[1] != '\0')
+				putchar(*++p);
+			else if (c == '"')
+				in_str = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_str = 1;
+			putchar(c);
+			break;
+		case '{':
+		case '[':
+			if (p[1] == (c == '{' ? '}' : ']')) { /* empty: stays on one line */
+				putchar(c);
+				putchar(*++p);
+				break;
+			}
+			putchar(c);
+			printf("\n%*s", 2 * ++depth, "");
+			break;
+		case '}':
+		case ']':
+			printf("\n%*s%c", 2 * --depth, "", c);
+			break;
+		case ',':
+			printf(",\n%*s", 2 * depth, "");
+			break;
+		case ':':
+			printf(": ");
+			break;
+		default:
+			putchar(c);
+		}
+	}
+	putchar('\n');
+}
+
+static int report_meta(const stsguard_config *cfg, stsguard_tlsrpt_report_meta *meta)
+{
+	if (cfg->report_organization == NULL || cfg->report_contact == NULL || cfg->report_submitter == NULL) {
+		fprintf(stderr, "stsguard: reports need report_organization, report_contact and report_submitter "
+		                "in the configuration\n");
+		return EXIT_USAGE;
+	}
+	meta->organization_name = cfg->report_organization;
+	meta->contact_info = cfg->report_contact;
+	meta->submitter = cfg->report_submitter;
+	meta->unique_id = NULL;
+	return EXIT_YES;
+}
+
+static void sg_err_cli(stsguard_err *err, const char *msg)
+{
+	snprintf(err->msg, sizeof err->msg, "%s", msg);
+}
+
+static int report_show(int argc, char **argv)
+{
+	struct report_opts o;
+	stsguard_tlsrpt_report *agg = NULL;
+	stsguard_tlsrpt_day_stats ds = {0};
+	stsguard_tlsrpt_report_meta meta;
+	stsguard_err err = {""};
+	int rc = report_open(argc, argv, &o, 1);
+	if (rc != EXIT_YES)
+		return rc;
+	if (o.out != NULL || o.dry_run)
+		rc = usage("report show takes only --day, --dir and -c");
+	if (rc == EXIT_YES)
+		rc = report_meta(o.cfg, &meta);
+	if (rc == EXIT_YES)
+		rc = report_aggregate(&o, &agg, &ds);
+	if (rc == EXIT_YES) {
+		char norm[STSGUARD_DOMAIN_MAX + 1];
+		char *json = NULL;
+		stsguard_status st = stsguard_domain_normalize(o.domain, norm);
+		if (st != STSGUARD_OK)
+			sg_err_cli(&err, "DOMAIN must be a domain name in A-label (xn--) form");
+		else
+			st = stsguard_tlsrpt_report_json(agg, norm, &meta, &json, NULL, &err);
+		if (st == STSGUARD_OK) {
+			print_pretty_json(json);
+		} else {
+			fprintf(stderr, "stsguard: %s\n",
+			        st == STSGUARD_NONE ? "no results for that domain on that day" : err.msg);
+			rc = st == STSGUARD_NONE || st == STSGUARD_INVALID ? EXIT_NO : EXIT_USAGE;
+		}
+		free(json);
+	}
+	stsguard_tlsrpt_report_free(agg);
+	report_close(&o);
+	return rc;
+}
+
+static void report_log(void *ctx, int level, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, "stsguard: %s%s\n", level <= STSGUARD_LOG_ERROR ? "error: " : "", msg);
+}
+
+/* Read the DKIM key file (PEM text, capped). */
+static char *read_key(const char *path)
+{
+	char *buf;
+	size_t len;
+	if (read_input(path, DKIM_KEY_FILE_MAX, &buf, &len) != 0)
+		return NULL;
+	if (len > DKIM_KEY_FILE_MAX || memchr(buf, '\0', len) != NULL) {
+		fprintf(stderr, "stsguard: %s: not a PEM key file\n", path);
+		free(buf);
+		return NULL;
+	}
+	buf[len] = '\0';
+	return buf;
+}
+
+static int report_send(int argc, char **argv)
+{
+	struct report_opts o;
+	stsguard_tlsrpt_report_meta meta;
+	stsguard_err err = {""};
+	stsguard_dns *dns = NULL;
+	char *key = NULL;
+	int rc = report_open(argc, argv, &o, 0);
+	if (rc != EXIT_YES)
+		return rc;
+	rc = report_meta(o.cfg, &meta);
+	if (rc == EXIT_YES && o.cfg->report_from == NULL) {
+		fprintf(stderr, "stsguard: reports need report_from in the configuration\n");
+		rc = EXIT_USAGE;
+	}
+	if (rc == EXIT_YES && o.out != NULL && mkdir(o.out, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "stsguard: %s: %s\n", o.out, strerror(errno));
+		rc = EXIT_USAGE;
+	}
+	stsguard_tlsrpt_dkim dkim = {0};
+	if (rc == EXIT_YES && o.cfg->dkim_key != NULL) {
+		key = read_key(o.cfg->dkim_key);
+		if (key == NULL)
+			rc = EXIT_USAGE;
+		dkim.key_pem = key;
+		dkim.selector = o.cfg->dkim_selector;
+		dkim.domain = o.cfg->dkim_domain != NULL ? o.cfg->dkim_domain : strchr(o.cfg->report_from, '@') + 1;
+	}
+	if (rc == EXIT_YES &&
+	    (stsguard_dns_new(&o.cfg->resolver, &dns, &err) != STSGUARD_OK || stsguard_fetch_global_init() != STSGUARD_OK)) {
+		fprintf(stderr, "stsguard: %s\n", err.msg[0] != '\0' ? err.msg : "cannot initialise libcurl");
+		rc = EXIT_TEMPFAIL;
+	}
+	if (rc != EXIT_YES) {
+		stsguard_dns_free(dns);
+		free(key);
+		report_close(&o);
+		return rc;
+	}
+	stsguard_tlsrpt_deliver_conf dconf = {
+		.ca_file = o.cfg->ca_file,
+		.timeout_s = o.cfg->fetch_timeout * 3,
+		.proxy = o.cfg->proxy,
+		.dns = &stsguard_ldns_resolver_ops,
+		.dns_ctx = dns,
+		.sendmail = o.cfg->report_sendmail,
+	};
+	stsguard_tlsrpt_send_env env = {
+		.store = o.store,
+		.spool_dir = o.cfg->report_spool,
+		.dns = &stsguard_ldns_resolver_ops,
+		.dns_ctx = dns,
+		.deliver = &stsguard_tlsrpt_real_deliver_ops,
+		.deliver_ctx = &dconf,
+		.meta = meta,
+		.report_from = o.cfg->report_from,
+		.dkim = key != NULL ? &dkim : NULL,
+		.now = o.now,
+		.dry_run = o.dry_run != 0,
+		.out_dir = o.out,
+		.log = report_log,
+	};
+	stsguard_tlsrpt_send_summary sum;
+	stsguard_status st = stsguard_tlsrpt_send_day(&env, o.day, &sum, &err);
+	if (st == STSGUARD_OK) {
+		printf("%s: %zu domains, %zu reports built, %zu delivered, %zu failed, %zu waiting, %zu already "
+		       "delivered, %zu given up, %zu without TLSRPT record, %zu held by the loop guard%s\n",
+		       o.day, sum.domains, sum.built, sum.delivered, sum.failed, sum.waiting, sum.already, sum.given_up,
+		       sum.no_rua, sum.loop_guarded, o.dry_run ? " (dry run: nothing sent)" : "");
+		if (sum.next_attempt > 0)
+			printf("next attempt at %" PRId64 "\n", sum.next_attempt);
+		rc = sum.failed > 0 ? EXIT_TEMPFAIL : EXIT_YES;
+	} else if (st == STSGUARD_NONE) {
+		fprintf(stderr, "stsguard: no results for %s\n", o.day);
+		rc = EXIT_NO;
+	} else {
+		fprintf(stderr, "stsguard: %s\n", err.msg);
+		rc = st == STSGUARD_TEMPFAIL || st == STSGUARD_IO ? EXIT_TEMPFAIL : EXIT_USAGE;
+	}
+	stsguard_dns_free(dns);
+	stsguard_fetch_global_cleanup();
+	free(key);
+	report_close(&o);
+	return rc;
+}
+
+static int cmd_report(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("report needs list, show DOMAIN or send");
+	if (strcmp(argv[1], "list") == 0)
+		return report_list(argc - 2, argv + 2);
+	if (strcmp(argv[1], "show") == 0)
+		return report_show(argc - 2, argv + 2);
+	if (strcmp(argv[1], "send") == 0)
+		return report_send(argc - 2, argv + 2);
+	return usage("report needs list, show DOMAIN or send");
+}
+
 static int cmd_help(int argc, char **argv);
 
 static const struct command commands[] = {
@@ -579,6 +965,24 @@ static const struct command commands[] = {
 	 "their failures by reason, domains and policies in memory, cache entries,\n"
 	 "clients, uptime.\n",
 	 cmd_stats},
+	{"report", "report list|show DOMAIN|send [--day YYYY-MM-DD] [--dry-run] [--out DIR] [--dir DIR] [-c FILE]",
+	 "TLS-RPT reports (RFC 8460) from the result store (tlsrpt_dir, or --dir),\n"
+	 "read-only. --day is a UTC day; the default is yesterday.\n"
+	 "\n"
+	 "  list            the policy domains of the day, one a line:\n"
+	 "                  DOMAIN SUCCESSFUL-SESSIONS FAILED-SESSIONS\n"
+	 "  show DOMAIN     the day's report for DOMAIN, the JSON we send, indented\n"
+	 "  send            deliver the day's reports to the rua of each domain's\n"
+	 "                  _smtp._tls record (HTTPS POST, or DKIM-signed mail through\n"
+	 "                  report_sendmail); attempts are logged in report_spool and\n"
+	 "                  a later run retries what failed once its backoff is over\n"
+	 "  --dry-run       look up and build every report, send nothing, record nothing\n"
+	 "  --out DIR       also write each report's .json.gz and each mail (.eml) to DIR\n"
+	 "\n"
+	 "Exit status: 0 done; 1 no results for that day (or domain); 75 some delivery\n"
+	 "failed and will be retried, or another send is running; 2 usage or\n"
+	 "configuration error.\n",
+	 cmd_report},
 	{"checkconf", "checkconf [-c FILE]",
 	 "Check a configuration file: prints FILE: OK (exit 0), or the first error as\n"
 	 "FILE:LINE: what is wrong (exit 1).\n",

@@ -1567,10 +1567,7 @@ static void start_recorder(struct server *s, const stsguard_config *conf)
 	char dir[4096];
 	int fd = -1;
 
-	if (conf->tlsrpt_dir != NULL)
-		snprintf(dir, sizeof dir, "%s", conf->tlsrpt_dir);
-	else
-		snprintf(dir, sizeof dir, "%s/tlsrpt", conf->cache_dir);
+	snprintf(dir, sizeof dir, "%s", conf->tlsrpt_dir != NULL ? conf->tlsrpt_dir : STSGUARD_DEFAULT_TLSRPT_DIR);
 	if (recorder_start(dir, conf->tlsrpt_retention, &s->rec, &fd, &err) != STSGUARD_OK) {
 		dlog(LOG_ERR, "TLS-RPT results will not be recorded: %s", err.msg);
 		return;

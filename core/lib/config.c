@@ -14,6 +14,10 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "stsguard/discover.h"
+#include "stsguard/tlsrpt_mail.h"
+#include "stsguard/tlsrpt_send.h"
+#include "stsguard/tlsrpt_store.h"
 #include "util.h"
 #include "stsguard/tlsrpt_store.h"
 
@@ -244,6 +248,16 @@ static stsguard_status key_max_domains(stsguard_config *c, const char *v, stsgua
 	return parse_uint(v, 100, 10000000, &c->max_domains, err);
 }
 
+static stsguard_status set_str(char **slot, const char *v, stsguard_err *err)
+{
+	char *copy = sg_strndup(v, strlen(v));
+	if (copy == NULL)
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	free(*slot);
+	*slot = copy;
+	return STSGUARD_OK;
+}
+
 static stsguard_status key_tlsrpt_dir(stsguard_config *c, const char *v, stsguard_err *err)
 {
 	return set_path(&c->tlsrpt_dir, v, err);
@@ -259,6 +273,103 @@ static stsguard_status key_tlsrpt_socket(stsguard_config *c, const char *v, stsg
 	if (strlen(v) >= 108)
 		return sg_err(err, STSGUARD_INVALID, "'%s': longer than a unix socket path may be", v);
 	return set_path(&c->tlsrpt_socket, v, err);
+}
+
+static stsguard_status key_report_organization(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	/* RFC 8460 §4.4 organization-name; the report builder's rules (tlsrpt_report.h). */
+	if (*v == '\0' || strlen(v) > STSGUARD_TLSRPT_REPORT_META_MAX)
+		return sg_err(err, STSGUARD_INVALID, "1..%u bytes", STSGUARD_TLSRPT_REPORT_META_MAX);
+	for (const unsigned char *p = (const unsigned char *)v; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			return sg_err(err, STSGUARD_INVALID, "control character");
+	return set_str(&c->report_organization, v, err);
+}
+
+/* An addr-spec, by the same rules as an rua recipient. */
+static stsguard_status set_addr(char **slot, const char *v, stsguard_err *err)
+{
+	char uri[STSGUARD_ADDR_MAX + 16];
+	char addr[1][STSGUARD_ADDR_MAX + 1];
+	size_t n = 0;
+	stsguard_err aerr = {""};
+	int len = snprintf(uri, sizeof uri, "mailto:%s", v);
+	if (len < 0 || (size_t)len >= sizeof uri || strchr(v, ',') != NULL || strchr(v, '?') != NULL ||
+	    strchr(v, '%') != NULL ||
+	    stsguard_tlsrpt_mailto_parse(uri, (size_t)len, addr, 1, &n, &aerr) != STSGUARD_OK || n != 1)
+		return sg_err(err, STSGUARD_INVALID, "'%s' is not an address local@domain", v);
+	return set_str(slot, addr[0], err);
+}
+
+static stsguard_status key_report_contact(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_addr(&c->report_contact, v, err);
+}
+
+static stsguard_status key_report_from(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_addr(&c->report_from, v, err);
+}
+
+static stsguard_status set_domain(char **slot, const char *v, stsguard_err *err)
+{
+	char norm[STSGUARD_DOMAIN_MAX + 1];
+	if (stsguard_domain_normalize(v, norm) != STSGUARD_OK || strchr(norm, '.') == NULL)
+		return sg_err(err, STSGUARD_INVALID, "'%s' is not a domain name (A-labels)", v);
+	return set_str(slot, norm, err);
+}
+
+static stsguard_status key_report_submitter(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_domain(&c->report_submitter, v, err);
+}
+
+static stsguard_status key_dkim_domain(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_domain(&c->dkim_domain, v, err);
+}
+
+static stsguard_status key_dkim_key(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_path(&c->dkim_key, v, err);
+}
+
+static stsguard_status key_dkim_selector(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	/* RFC 6376 §3.1: selector = sub-domain *( "." sub-domain ) */
+	size_t label = 0;
+	if (*v == '\0' || strlen(v) > 63)
+		return sg_err(err, STSGUARD_INVALID, "empty or longer than 63 bytes");
+	for (const char *p = v; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0)
+				return sg_err(err, STSGUARD_INVALID, "empty label");
+			label = 0;
+		} else if (sg_is_alnum((unsigned char)*p) || (*p == '-' && label > 0)) {
+			label++;
+		} else {
+			return sg_err(err, STSGUARD_INVALID, "'%s' is not a selector", v);
+		}
+	}
+	if (label == 0)
+		return sg_err(err, STSGUARD_INVALID, "empty label");
+	return set_str(&c->dkim_selector, v, err);
+}
+
+static stsguard_status key_report_sendmail(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	char buf[1024];
+	char *argv[STSGUARD_SENDMAIL_ARGS_MAX + 1];
+	size_t n;
+	stsguard_status st = stsguard_tlsrpt_sendmail_argv(v, buf, sizeof buf, argv, &n, err);
+	if (st != STSGUARD_OK)
+		return st;
+	return set_str(&c->report_sendmail, v, err);
+}
+
+static stsguard_status key_report_spool(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return set_path(&c->report_spool, v, err);
 }
 
 static const struct {
@@ -283,6 +394,15 @@ static const struct {
 	{"tlsrpt_dir", key_tlsrpt_dir},
 	{"tlsrpt_retention", key_tlsrpt_retention},
 	{"tlsrpt_socket", key_tlsrpt_socket},
+	{"report_organization", key_report_organization},
+	{"report_contact", key_report_contact},
+	{"report_submitter", key_report_submitter},
+	{"report_from", key_report_from},
+	{"dkim_key", key_dkim_key},
+	{"dkim_selector", key_dkim_selector},
+	{"dkim_domain", key_dkim_domain},
+	{"report_sendmail", key_report_sendmail},
+	{"report_spool", key_report_spool},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -312,8 +432,12 @@ stsguard_status stsguard_config_new(stsguard_config **out)
 	c->max_domains = 1000000;
 	c->tlsrpt_retention = STSGUARD_TLSRPT_RETENTION_DEFAULT;
 	c->cache_dir = sg_strndup(STSGUARD_DEFAULT_CACHE_DIR, strlen(STSGUARD_DEFAULT_CACHE_DIR));
-	if (c->cache_dir == NULL) {
-		free(c);
+	c->report_spool = sg_strndup(STSGUARD_DEFAULT_REPORT_SPOOL, strlen(STSGUARD_DEFAULT_REPORT_SPOOL));
+	c->report_sendmail = sg_strndup(STSGUARD_DEFAULT_SENDMAIL, strlen(STSGUARD_DEFAULT_SENDMAIL));
+	c->dkim_selector = sg_strndup(STSGUARD_DEFAULT_DKIM_SELECTOR, strlen(STSGUARD_DEFAULT_DKIM_SELECTOR));
+	if (c->cache_dir == NULL || c->report_spool == NULL || c->report_sendmail == NULL ||
+	    c->dkim_selector == NULL) {
+		stsguard_config_free(c);
 		return STSGUARD_NOMEM;
 	}
 	*out = c;
@@ -332,6 +456,15 @@ void stsguard_config_free(stsguard_config *c)
 	for (size_t i = 0; i < c->n_listen; i++)
 		free(c->listen[i]);
 	free(c->user);
+	free(c->report_organization);
+	free(c->report_contact);
+	free(c->report_submitter);
+	free(c->report_from);
+	free(c->dkim_key);
+	free(c->dkim_selector);
+	free(c->dkim_domain);
+	free(c->report_sendmail);
+	free(c->report_spool);
 	free(c);
 }
 
@@ -406,6 +539,17 @@ stsguard_status stsguard_config_parse(const char *text, size_t len, const char *
 			return sg_err(err, STSGUARD_INVALID, "%s:%zu: %s", name, lineno, lerr.msg);
 		}
 		pos = nl != NULL ? end + 1 : len;
+	}
+	/* tlsrpt_dir not given: <cache_dir>/tlsrpt (the default cache_dir makes it STSGUARD_DEFAULT_TLSRPT_DIR). */
+	if (c->tlsrpt_dir == NULL) {
+		size_t cl = strlen(c->cache_dir);
+		c->tlsrpt_dir = malloc(cl + sizeof "/tlsrpt");
+		if (c->tlsrpt_dir == NULL) {
+			stsguard_config_free(c);
+			return sg_err(err, STSGUARD_NOMEM, "out of memory");
+		}
+		memcpy(c->tlsrpt_dir, c->cache_dir, cl);
+		memcpy(c->tlsrpt_dir + cl, "/tlsrpt", sizeof "/tlsrpt");
 	}
 	*out = c;
 	return STSGUARD_OK;

@@ -426,8 +426,10 @@ static void keys_list(void)
 	static const char *const want[] = { "resolver",      "dns_timeout",   "dns_tries",       "ca_file",
 		                            "cache_dir",     "fetch_timeout", "https_proxy",     "listen",
 		                            "user",          "workers",       "query_timeout",   "tempfail_answer",
-		                            "log_level",     "max_clients",   "max_domains",     "tlsrpt_dir",
-		                            "tlsrpt_retention", "tlsrpt_socket" };
+		                            "log_level",     "max_clients",   "max_domains",
+		                            "tlsrpt_dir", "tlsrpt_retention", "report_organization", "report_contact",
+		                            "report_submitter", "report_from", "dkim_key", "dkim_selector",
+		                            "dkim_domain", "report_sendmail", "report_spool", "tlsrpt_socket" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 
@@ -461,11 +463,13 @@ static void tlsrpt_keys(void)
 		const char *dir;
 		unsigned retention;
 	} tc[] = {
-		{"defaults", "", STSGUARD_OK, NULL, 14},
+		{"defaults", "", STSGUARD_OK, "/var/lib/stsguard/tlsrpt", 14},
 		{"dir", "tlsrpt_dir = /srv/tlsrpt\n", STSGUARD_OK, "/srv/tlsrpt", 14},
-		{"retention", "tlsrpt_retention = 30\n", STSGUARD_OK, NULL, 30},
-		{"retention min", "tlsrpt_retention = 1\n", STSGUARD_OK, NULL, 1},
-		{"retention max", "tlsrpt_retention = 3660\n", STSGUARD_OK, NULL, 3660},
+		{"dir follows cache_dir", "cache_dir = /srv/c\n", STSGUARD_OK, "/srv/c/tlsrpt", 14},
+		{"dir given before cache_dir", "tlsrpt_dir = /t\ncache_dir = /srv/c\n", STSGUARD_OK, "/t", 14},
+		{"retention", "tlsrpt_retention = 30\n", STSGUARD_OK, "/var/lib/stsguard/tlsrpt", 30},
+		{"retention min", "tlsrpt_retention = 1\n", STSGUARD_OK, "/var/lib/stsguard/tlsrpt", 1},
+		{"retention max", "tlsrpt_retention = 3660\n", STSGUARD_OK, "/var/lib/stsguard/tlsrpt", 3660},
 		{"relative dir", "tlsrpt_dir = tlsrpt\n", STSGUARD_INVALID, NULL, 0},
 		{"retention 0", "tlsrpt_retention = 0\n", STSGUARD_INVALID, NULL, 0},
 		{"retention too long", "tlsrpt_retention = 3661\n", STSGUARD_INVALID, NULL, 0},
@@ -484,6 +488,72 @@ static void tlsrpt_keys(void)
 	}
 }
 
+/* The TLS-RPT keys: defaults, one good and the bad values of each. */
+static void report_keys(void)
+{
+	stsguard_config *c = NULL;
+	stsguard_err err = {""};
+
+	if (CHECK_STATUS(stsguard_config_parse("", 0, NAME, &c, &err), STSGUARD_OK, "report defaults")) {
+		CHECK_STR(c->tlsrpt_dir, "/var/lib/stsguard/tlsrpt", "default tlsrpt_dir: <cache_dir>/tlsrpt");
+		CHECK_INT(c->tlsrpt_retention, 14, "default tlsrpt_retention");
+		CHECK_STR(c->dkim_selector, "tlsrpt", "default dkim_selector");
+		CHECK_STR(c->report_sendmail, "/usr/sbin/sendmail -oi", "default report_sendmail");
+		CHECK_STR(c->report_spool, "/var/lib/stsguard/tlsrpt-sent", "default report_spool");
+		CHECK_TRUE(c->report_organization == NULL && c->report_contact == NULL && c->report_submitter == NULL &&
+		               c->report_from == NULL && c->dkim_key == NULL && c->dkim_domain == NULL,
+		           "report keys without default are unset");
+	}
+	stsguard_config_free(c);
+
+	static const char good[] = "tlsrpt_dir = /srv/tlsrpt\n"
+	                           "tlsrpt_retention = 30\n"
+	                           "report_organization = Example Org \xc3\xa9\n"
+	                           "report_contact = TLS-RPT@Example.NET\n"
+	                           "report_submitter = MTA.Example.net.\n"
+	                           "report_from = noreply@example.net\n"
+	                           "dkim_key = /etc/stsguard/dkim.pem\n"
+	                           "dkim_selector = tlsrpt-2026.a\n"
+	                           "dkim_domain = example.net\n"
+	                           "report_sendmail = /usr/sbin/sendmail  -oi -odq\n"
+	                           "report_spool = /srv/sent\n";
+	c = NULL;
+	if (CHECK_STATUS(stsguard_config_parse(good, strlen(good), NAME, &c, &err), STSGUARD_OK, "report keys")) {
+		CHECK_STR(c->tlsrpt_dir, "/srv/tlsrpt", "tlsrpt_dir");
+		CHECK_INT(c->tlsrpt_retention, 30, "tlsrpt_retention");
+		CHECK_STR(c->report_organization, "Example Org \xc3\xa9", "report_organization");
+		CHECK_STR(c->report_contact, "TLS-RPT@example.net", "report_contact: domain lower-cased");
+		CHECK_STR(c->report_submitter, "mta.example.net", "report_submitter normalised");
+		CHECK_STR(c->report_from, "noreply@example.net", "report_from");
+		CHECK_STR(c->dkim_key, "/etc/stsguard/dkim.pem", "dkim_key");
+		CHECK_STR(c->dkim_selector, "tlsrpt-2026.a", "dkim_selector");
+		CHECK_STR(c->dkim_domain, "example.net", "dkim_domain");
+		CHECK_STR(c->report_sendmail, "/usr/sbin/sendmail  -oi -odq", "report_sendmail");
+		CHECK_STR(c->report_spool, "/srv/sent", "report_spool");
+	}
+	stsguard_config_free(c);
+
+	static const char *const bad[] = {
+		"tlsrpt_dir = relative/dir\n",      "tlsrpt_retention = 0\n",
+		"tlsrpt_retention = 3661\n",        "tlsrpt_retention = 1x\n",
+		"report_organization = a\tb\n",    "report_contact = nobody\n",
+		"report_contact = a@b@c.example\n", "report_contact = -x@example.net\n",
+		"report_contact = a b@example.net\n", "report_from = a@example.net,b@example.net\n",
+		"report_from = a@localhost\n",      "report_submitter = bad_name.example\n",
+		"report_submitter = localhost\n",   "dkim_key = key.pem\n",
+		"dkim_selector = -x\n",             "dkim_selector = a..b\n",
+		"dkim_selector = a_b\n",            "dkim_domain = 1.2.3.4.5 6\n",
+		"report_sendmail = sendmail -oi\n", "report_sendmail = /a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
+		"report_spool = spool\n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		c = &sentinel;
+		CHECK_STATUS(stsguard_config_parse(bad[i], strlen(bad[i]), NAME, &c, &err), STSGUARD_INVALID, bad[i]);
+		CHECK_TRUE(c == NULL, bad[i]);
+		CHECK_TRUE(strncmp(err.msg, "t.conf:1:", 9) == 0, bad[i]);
+	}
+}
+
 int main(void)
 {
 	size_t n = sizeof cases / sizeof cases[0];
@@ -494,6 +564,7 @@ int main(void)
 	load_cases();
 	keys_list();
 	tlsrpt_keys();
+	report_keys();
 	printf("test_config: %zu table cases\n", n);
 	return check_summary();
 }

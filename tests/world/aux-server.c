@@ -14,6 +14,13 @@
  *       (request line, headers, empty line, raw body).  Used as the TLS-RPT
  *       https report collector behind nginx.
  *
+ *       Failure modes for retry tests: when DIR/mode exists and starts with
+ *       "500", each request is answered "500 Internal Server Error" and
+ *       stored as DIR/rejected-<n>.http instead; with "hang" it is stored
+ *       as DIR/hung-<n>.http and never answered (the connection is held
+ *       until the client gives up, at most 120 s).  Remove DIR/mode to
+ *       accept reports again.
+ *
  * Build: cc -O2 -Wall -o aux-server aux-server.c
  */
 #define _GNU_SOURCE
@@ -181,15 +188,39 @@ static void collect_one(int fd, const char *dir, unsigned *seq)
 		len += (size_t)r;
 	}
 	(*seq)++;
+	char mode[16] = "";
+	snprintf(path, sizeof(path), "%s/mode", dir);
+	FILE *mf = fopen(path, "r");
+	if (mf) {
+		if (!fgets(mode, sizeof(mode), mf))
+			mode[0] = '\0';
+		fclose(mf);
+	}
+	const char *kind = strncmp(mode, "500", 3) == 0 ? "rejected" : strncmp(mode, "hang", 4) == 0 ? "hung" : "report";
 	snprintf(tmp, sizeof(tmp), "%s/.report-%ld-%u.tmp", dir, (long)getpid(), *seq);
-	snprintf(path, sizeof(path), "%s/report-%ld-%u.http", dir, (long)getpid(), *seq);
+	snprintf(path, sizeof(path), "%s/%s-%ld-%u.http", dir, kind, (long)getpid(), *seq);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (out >= 0) {
 		write_all(out, buf, hdrlen + clen);
 		close(out);
 		rename(tmp, path);
 	}
-	resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
+	if (strcmp(kind, "hung") == 0) {
+		/* Hold the connection until the client (through nginx) goes
+		 * away, in a child so that later requests are still served. */
+		if (fork() == 0) {
+			struct pollfd pfd = { fd, POLLIN, 0 };
+			char junk[256];
+			while (poll(&pfd, 1, 120000) > 0 && read(fd, junk, sizeof(junk)) > 0)
+				;
+			_exit(0);
+		}
+		return;
+	}
+	if (strcmp(kind, "rejected") == 0)
+		resp = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nno!\n";
+	else
+		resp = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n";
 	write_all(fd, resp, strlen(resp));
 }
 
@@ -213,6 +244,7 @@ static int do_collect(const char *spec, const char *dir)
 int main(int argc, char **argv)
 {
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGCHLD, SIG_IGN); /* hung-connection children reap themselves */
 	if (argc >= 3 && strcmp(argv[1], "hang") == 0)
 		return do_hang(argc - 2, argv + 2);
 	if (argc == 4 && strcmp(argv[1], "collect") == 0)

@@ -24,6 +24,10 @@ extern "C" {
 #define STSGUARD_CONFIG_LINE_MAX 4096u
 #define STSGUARD_LISTEN_MAX 8u
 #define STSGUARD_DEFAULT_SOCKET "/run/stsguard/stsguardd.sock"
+#define STSGUARD_DEFAULT_TLSRPT_DIR "/var/lib/stsguard/tlsrpt"
+#define STSGUARD_DEFAULT_REPORT_SPOOL "/var/lib/stsguard/tlsrpt-sent"
+#define STSGUARD_DEFAULT_SENDMAIL "/usr/sbin/sendmail -oi"
+#define STSGUARD_DEFAULT_DKIM_SELECTOR "tlsrpt"
 
 typedef struct stsguard_config {
 	stsguard_resolver_conf resolver; /* "resolver", "dns_timeout", "dns_tries" */
@@ -42,9 +46,18 @@ typedef struct stsguard_config {
 	unsigned max_clients;            /* "max_clients" */
 	unsigned max_domains;            /* "max_domains": domains kept in memory */
 	/* TLS-RPT */
-	char *tlsrpt_dir;                /* "tlsrpt_dir"; NULL: <cache_dir>/tlsrpt */
+	char *tlsrpt_dir;                /* "tlsrpt_dir"; not given: <cache_dir>/tlsrpt (set by load/parse) */
 	unsigned tlsrpt_retention;       /* "tlsrpt_retention": days of results kept */
 	char *tlsrpt_socket;             /* "tlsrpt_socket": libtlsrpt datagram socket; NULL: none */
+	char *report_organization;       /* "report_organization": organization-name; NULL: not set */
+	char *report_contact;            /* "report_contact": contact-info addr-spec; NULL: not set */
+	char *report_submitter;          /* "report_submitter": our domain; NULL: not set */
+	char *report_from;               /* "report_from": From: and envelope sender; NULL: not set */
+	char *dkim_key;                  /* "dkim_key": PEM private key file; NULL: mail reports are not sent */
+	char *dkim_selector;             /* "dkim_selector" */
+	char *dkim_domain;               /* "dkim_domain"; NULL: the domain of report_from */
+	char *report_sendmail;           /* "report_sendmail": command and arguments, no shell */
+	char *report_spool;              /* "report_spool": the attempt log of report delivery */
 } stsguard_config;
 
 /* Defaults for every key. *out for stsguard_config_free(). */
