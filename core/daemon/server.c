@@ -45,6 +45,7 @@
 #include "log.h"
 #include "pool.h"
 #include "recorder.h"
+#include "reporter.h"
 #include "stsguard/maps.h"
 #include "stsguard/socketmap.h"
 #include "stsguard/tlsrpt_dgram.h"
@@ -176,6 +177,7 @@ struct server {
 	struct pool *pool;
 	int pool_fd;
 	struct recorder *rec;     /* NULL: TLS-RPT store unavailable */
+	struct reporter *reporter; /* NULL: reports not configured */
 	int dgram_fd;             /* libtlsrpt datagrams (tlsrpt_socket), or -1 */
 	char *dgram_path;
 	struct ev dgram_ev;
@@ -1623,6 +1625,8 @@ int server_run(struct server *s, const char *config_path)
 	}
 	start_recorder(s, full);
 	stsguard_config_free(full);
+	if (s->rec != NULL && reporter_start(config_path, &s->reporter, &err) != STSGUARD_OK)
+		dlog(LOG_ERR, "TLS-RPT reports will not be sent: %s", err.msg);
 	dlog(LOG_NOTICE, "ready: %zu listener%s, %u workers, %zu cached policies", s->n_listeners,
 	     s->n_listeners == 1 ? "" : "s", s->conf->workers, stsguard_cache_count(s->cache));
 
@@ -1662,6 +1666,7 @@ int server_run(struct server *s, const char *config_path)
 				while (read(s->sigfd, &si, sizeof si) == (ssize_t)sizeof si) {
 					if (si.ssi_signo == SIGHUP) {
 						reload(s, config_path);
+						reporter_kick(s->reporter);
 					} else if (!s->terminating) {
 						dlog(LOG_NOTICE, "signal %u: finishing the lookups in progress, then exiting",
 						     si.ssi_signo);
@@ -1717,6 +1722,8 @@ void server_free(struct server *s)
 	while (s->conns != NULL)
 		conn_close(s, s->conns);
 	bury(s);
+	reporter_stop(s->reporter);
+	s->reporter = NULL;
 	if (s->rec != NULL) {
 		/* Commit what is queued, then release the requests whose clients are gone. */
 		recorder_stop(s->rec);

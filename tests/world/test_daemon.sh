@@ -38,6 +38,13 @@ CONF=$D/stsguardd.conf
 daemon_conf "$CONF" "$SOCK" "$PORT" 2
 DGRAM=$D/run/tlsrpt.sock
 echo "tlsrpt_socket = $DGRAM" >>"$CONF"
+cat >>"$CONF" <<REPCONF
+report_organization = stsguard test world
+report_contact = tlsrpt@sender.test
+report_submitter = sender.test
+report_from = tlsrpt@sender.test
+report_spool = $D/dcache/sent
+REPCONF
 
 start_daemon() {
 	local vg=()
@@ -210,6 +217,36 @@ RESULTS | grep -q ' tlsa dgram.test - certificate-expired 192.0.2.4 mx.mail.dgra
 	ok "a TLSA failure datagram is stored with its details" || bad "tlsa failure: $(RESULTS | grep dgram.test)"
 grep -q 'tlsrpt_socket: refused a datagram of 15 bytes' "$D/log/spawn-stsguardd.log" && ok "a bad datagram is logged, nothing else happens" ||
 	bad "no log line for the bad datagram"
+
+echo "--- the daily report: stsguardd sends yesterday's report to the https rua"
+# Yesterday's first send time (00:00Z-04:00Z + a per-host offset) has passed,
+# so once yesterday has results a pass sends them; SIGHUP asks for a pass now.
+YDAY=$(date -u -d yesterday +%Y-%m-%d)
+YNOON=$(date -u -d "$YDAY 12:00:00" +%s)
+for i in 1 2 3; do ask tlsrpt "domain=testing-ok.test result=success mx=mx1.testing-ok.test ip=127.0.3.3 time=$YNOON" >/dev/null; done
+r=$(ask tlsrpt "domain=testing-ok.test result=certificate-expired mx=mx1.testing-ok.test ip=127.0.3.3 reason=expired time=$YNOON")
+expect_reply "a result of yesterday is accepted" "$r" "OK stored"
+before=$(ls "$WORLD_REPORTS"/report-*.http 2>/dev/null | wc -l)
+kill -HUP "$DPID"
+for _ in $(seq 1 100); do
+	[ "$(ls "$WORLD_REPORTS"/report-*.http 2>/dev/null | wc -l)" -gt "$before" ] && break
+	sleep 0.2
+done
+latest=$(ls -t "$WORLD_REPORTS"/report-*.http 2>/dev/null | head -1)
+if [ -n "$latest" ] && /usr/bin/python3 "$HERE/check_report.py" http "$latest" testing-ok.test "$YDAY" >"$TOP/check.out" 2>&1; then
+	ok "the collector got the gzip RFC 8460 report of testing-ok.test for $YDAY"
+	counts=$(/usr/bin/python3 -c '
+import gzip, json, re, sys
+raw = open(sys.argv[1], "rb").read()
+body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[1]
+r = json.loads(gzip.decompress(body))
+s = r["policies"][0]["summary"]
+print(s["total-successful-session-count"], s["total-failure-session-count"])' "$latest")
+	expect_reply "its counts (successful, failed)" "$counts" "3 1"
+else
+	bad "no valid report at the collector: $(cat "$TOP/check.out" 2>/dev/null) $(grep 'tlsrpt report' "$D/log/spawn-stsguardd.log" | tail -3)"
+fi
+[ -s "$D/dcache/sent/$YDAY.sent" ] && ok "the delivery is in the delivery log" || bad "no delivery log for $YDAY"
 
 echo "--- SIGHUP reloads; kill -9 under load and restart keeps the cache"
 sed -i 's/^query_timeout = 2/query_timeout = 3/' "$CONF"
