@@ -145,6 +145,7 @@ struct dom {
 	struct dom *next;
 	struct req *waiters;
 	char *blob;
+	struct routes *routes; /* MX hosts the policy allows (routes map), or NULL */
 	int64_t expires_at;
 	int64_t recheck_at;
 	uint32_t hash;
@@ -152,6 +153,23 @@ struct dom {
 	uint32_t last_used; /* seconds since start */
 	uint8_t flags, verdict, mode, error, n_mx;
 	char name[];
+};
+
+/*
+ * The discovered MX hosts a policy allows, for the routes map
+ * (PROTOCOL.md §5.7), in discovery order, with the time until which a host
+ * is tried last because an adapter reported a TLS failure on it.
+ */
+#define ROUTE_SKIP_S 900 /* how long a failed MX goes to the end of the routes list */
+
+struct routes {
+	uint8_t n;
+	struct route {
+		int64_t skip_until; /* unix time; 0: not failed */
+		uint16_t preference;
+		uint16_t name_off; /* into names */
+	} r[STSGUARD_MX_MAX];
+	char names[]; /* "mx1\0mx2\0" */
 };
 
 struct stats {
@@ -296,6 +314,7 @@ static struct dom *dom_get(struct server *s, const char *name)
 
 static void dom_free(struct dom *d)
 {
+	free(d->routes);
 	free(d->blob);
 	free(d);
 }
@@ -332,8 +351,43 @@ static void dom_set_policy(struct dom *d, const stsguard_policy *p, const char *
 	d->flags |= D_POLICY;
 }
 
+/* Keep the allowed MX hosts (and the failures reported on those still there). */
+static void dom_set_routes(struct dom *d, const stsguard_discovery *r)
+{
+	size_t n = 0, len = 0;
+	for (size_t i = 0; i < r->n_hosts && i < STSGUARD_MX_MAX; i++)
+		if (r->hosts[i].allowed) {
+			n++;
+			len += strnlen(r->hosts[i].host, sizeof r->hosts[i].host - 1) + 1;
+		}
+	struct routes *old = d->routes;
+	struct routes *rt = NULL;
+	if (n > 0 && len <= UINT16_MAX && (rt = malloc(sizeof *rt + len)) != NULL) {
+		size_t off = 0;
+		rt->n = 0;
+		for (size_t i = 0; i < r->n_hosts && i < STSGUARD_MX_MAX; i++) {
+			if (!r->hosts[i].allowed)
+				continue;
+			size_t l = strnlen(r->hosts[i].host, sizeof r->hosts[i].host - 1);
+			struct route *e = &rt->r[rt->n++];
+			memcpy(rt->names + off, r->hosts[i].host, l);
+			rt->names[off + l] = '\0';
+			e->name_off = (uint16_t)off;
+			e->preference = r->hosts[i].preference;
+			e->skip_until = 0;
+			for (size_t k = 0; old != NULL && k < old->n; k++)
+				if (strcmp(old->names + old->r[k].name_off, rt->names + off) == 0)
+					e->skip_until = old->r[k].skip_until;
+			off += l + 1;
+		}
+	}
+	free(old);
+	d->routes = rt;
+}
+
 static void dom_update(struct server *s, struct dom *d, const stsguard_discovery *r)
 {
+	dom_set_routes(d, r);
 	dom_set_policy(d, r->policy, r->policy_id, r->expires_at);
 	d->verdict = (uint8_t)r->verdict;
 	d->error = (uint8_t)r->error;
@@ -401,6 +455,50 @@ static const stsguard_discovery *dom_view(struct server *s, const struct dom *d)
 		}
 	}
 	return v;
+}
+
+/*
+ * The view for map: for routes, the hosts are the allowed MX hosts, a host
+ * with a recent TLS failure given the worst preference so the others are
+ * tried first (the renderer's sort is stable: among failed hosts, the
+ * preference order stays).
+ */
+static const stsguard_discovery *map_view(struct server *s, int map, const struct dom *d)
+{
+	const stsguard_discovery *base = dom_view(s, d);
+	if (map != STSGUARD_MAP_ROUTES)
+		return base;
+	stsguard_discovery *v = &s->view; /* what dom_view filled */
+	int64_t now = (int64_t)time(NULL);
+	v->n_hosts = 0;
+	for (size_t i = 0; d->routes != NULL && i < d->routes->n; i++) {
+		const struct route *e = &d->routes->r[i];
+		struct stsguard_discovered_mx *h = &v->hosts[v->n_hosts++];
+		const char *name = d->routes->names + e->name_off;
+		size_t l = strlen(name);
+		memcpy(h->host, name, l + 1);
+		h->preference = e->skip_until > now ? UINT16_MAX : e->preference;
+		h->allowed = true;
+		h->dane = STSGUARD_DANE_ABSENT;
+	}
+	return v;
+}
+
+/* A TLS result an adapter reported for (domain, mx): move a failed MX to the end of its routes for a while. */
+static void routes_note(struct dom *d, const char *mx, stsguard_result_type result, int64_t now)
+{
+	for (size_t i = 0; d->routes != NULL && mx[0] != '\0' && i < d->routes->n; i++) {
+		struct route *e = &d->routes->r[i];
+		if (strcmp(d->routes->names + e->name_off, mx) != 0)
+			continue;
+		if (result == STSGUARD_RESULT_SUCCESS)
+			e->skip_until = 0;
+		else if (result >= STSGUARD_RESULT_STARTTLS_NOT_SUPPORTED && result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
+			e->skip_until = now + ROUTE_SKIP_S;
+			dlog(LOG_INFO, "%s: MX %s failed (%s): routes list it last for %d s", d->name, mx,
+			     stsguard_result_type_name(result), ROUTE_SKIP_S);
+		}
+	}
 }
 
 static int dom_policy_usable(const struct dom *d, int64_t now)
@@ -683,10 +781,10 @@ static void handle_done(struct server *s)
 			if (r->map == MAP_QUERY) {
 				json_discovery_reply(s, r, job->result);
 			} else if (job->status == STSGUARD_OK && job->result != NULL) {
-				size_t len = render(s, r->map, dom_view(s, d));
+				size_t len = render(s, r->map, map_view(s, r->map, d));
 				req_answer(s, r, s->reply, len);
 			} else if (dom_policy_usable(d, now)) {
-				size_t len = render(s, r->map, dom_view(s, d));
+				size_t len = render(s, r->map, map_view(s, r->map, d));
 				req_answer(s, r, s->reply, len);
 			} else {
 				size_t len = render(s, r->map, NULL);
@@ -710,7 +808,7 @@ static void expire_deadlines(struct server *s, int64_t now_ms)
 		struct dom *d = r->dom;
 		s->st.deadline_fallbacks++;
 		/* RFC 8461 §5.1 / Appendix B: the cached policy if any, else as without MTA-STS. */
-		const stsguard_discovery *v = d != NULL && dom_policy_usable(d, now) ? dom_view(s, d) : NULL;
+		const stsguard_discovery *v = d != NULL && dom_policy_usable(d, now) ? map_view(s, r->map, d) : NULL;
 		size_t len = render(s, r->map, v);
 		dlog(LOG_INFO, "%s: %s lookup answered after %u ms without waiting for discovery (%s)",
 		     d != NULL ? d->name : "?", map_label(r->map), s->conf->query_timeout_ms,
@@ -939,7 +1037,7 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 		return;
 	}
 	if (fresh) {
-		size_t len = render(s, map, dom_view(s, d));
+		size_t len = render(s, map, map_view(s, map, d));
 		answer_now(s, c, map, s->reply, len);
 		return;
 	}
@@ -948,7 +1046,7 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 	start_discovery(s, d);
 	if ((d->flags & D_VALIDATED) && dom_policy_usable(d, now)) {
 		/* A valid policy is in force while its refresh runs (RFC 8461 §5.1). */
-		size_t len = render(s, map, dom_view(s, d));
+		size_t len = render(s, map, map_view(s, map, d));
 		answer_now(s, c, map, s->reply, len);
 		return;
 	}
@@ -985,6 +1083,8 @@ static void record(struct server *s, struct conn *c, const char *key, size_t kle
 		policy = v->policy;
 		policy_id = v->policy_id;
 	}
+	if (d != NULL)
+		routes_note(d, in.mx, stsguard_tlsrpt_intake_classify(&in, policy), (int64_t)time(NULL));
 	struct rec_job *job = calloc(1, sizeof *job);
 	struct req *r = calloc(1, sizeof *r);
 	if (job == NULL || r == NULL) {
