@@ -22,16 +22,17 @@
  *     socketmap round trip with a deadline (timeout=, default 5 s,
  *     above stsguardd's query_timeout).
  *
- * Table modes (the text after "stsguard:" in smtpd.conf; argv[1]):
- *   enforce   domain check: found for verdict enforce, dane or tempfail with
+ * Configuration: the text after "stsguard:" in smtpd.conf (argv[1]),
+ *   table NAME "stsguard:/run/stsguard/stsguardd.sock,enforce"
+ * the socket path first (smtpd requires a leading '/'), then the mode:
+ *   enforce   (default) domain check: found for verdict enforce, dane or tempfail with
  *             policy mode enforce (OpenSMTPD cannot do DANE: STS is the best
  *             it can apply); relayhost lookup: smtp+tls://<first host of the
  *             routes map>:25.
  *   testing   domain check: found for policy mode testing (verdict testing
  *             or dane); relayhost lookups are not found.
- * Options after the mode, comma-separated: socket=PATH (default
- * /run/stsguard/stsguardd.sock), timeout=MS (100-60000), hold=SECONDS
- * (0-2592000, default 345600 = OpenSMTPD's 4-day queue lifetime).
+ * Further options, comma-separated: timeout=MS (100-60000, default 5000),
+ * hold=SECONDS (0-2592000, default 345600 = OpenSMTPD's 4-day queue lifetime).
  *
  * Memory: the last answer per domain (found or not, and the route) is kept
  * for hold seconds in a fixed-size table. It answers when stsguardd cannot
@@ -154,15 +155,19 @@ static int parse_uint(const char *s, size_t n, long long lo, long long hi, long 
 	return 0;
 }
 
-/* "enforce[,socket=/path][,timeout=MS][,hold=S]": 0, or -1 with why in err. */
+/*
+ * "/path/to/stsguardd.sock[,enforce|,testing][,timeout=MS][,hold=S]": smtpd
+ * (parse.y, every version) refuses a table parameter that does not start
+ * with '/', so the socket comes first. 0, or -1 with why in err.
+ */
 static int tbl_conf_parse(const char *arg, struct tbl_conf *c, char *err, size_t errsz)
 {
 	c->mode = MODE_ENFORCE;
-	snprintf(c->socket, sizeof c->socket, "%s", "/run/stsguard/stsguardd.sock");
+	c->socket[0] = '\0';
 	c->timeout_ms = 5000;
 	c->hold_s = 345600;
-	if (arg == NULL || arg[0] == '\0') {
-		snprintf(err, errsz, "no mode: use stsguard:enforce or stsguard:testing");
+	if (arg == NULL || arg[0] != '/') {
+		snprintf(err, errsz, "use table NAME \"stsguard:/path/to/stsguardd.sock,enforce\" (or ,testing)");
 		return -1;
 	}
 	size_t total = strnlen(arg, 1024);
@@ -172,27 +177,22 @@ static int tbl_conf_parse(const char *arg, struct tbl_conf *c, char *err, size_t
 	}
 	const char *p = arg, *end = arg + total;
 	int first = 1;
-	while (p <= end) {
+	for (;;) {
 		const char *comma = memchr(p, ',', (size_t)(end - p));
 		size_t n = (size_t)((comma != NULL ? comma : end) - p);
 		long long v = 0;
 		if (first) {
-			if (n == 7 && memcmp(p, "enforce", 7) == 0)
-				c->mode = MODE_ENFORCE;
-			else if (n == 7 && memcmp(p, "testing", 7) == 0)
-				c->mode = MODE_TESTING;
-			else {
-				snprintf(err, errsz, "unknown mode '%.*s' (enforce or testing)", (int)n, p);
+			if (n >= sizeof c->socket) {
+				snprintf(err, errsz, "socket path longer than %zu bytes", sizeof c->socket - 1);
 				return -1;
 			}
+			memcpy(c->socket, p, n);
+			c->socket[n] = '\0';
 			first = 0;
-		} else if (n > 7 && memcmp(p, "socket=", 7) == 0) {
-			if (n - 7 >= sizeof c->socket || p[7] != '/') {
-				snprintf(err, errsz, "socket= needs an absolute path under %zu bytes", sizeof c->socket);
-				return -1;
-			}
-			memcpy(c->socket, p + 7, n - 7);
-			c->socket[n - 7] = '\0';
+		} else if (n == 7 && memcmp(p, "enforce", 7) == 0) {
+			c->mode = MODE_ENFORCE;
+		} else if (n == 7 && memcmp(p, "testing", 7) == 0) {
+			c->mode = MODE_TESTING;
 		} else if (n > 8 && memcmp(p, "timeout=", 8) == 0) {
 			if (parse_uint(p + 8, n - 8, 100, 60000, &v) != 0) {
 				snprintf(err, errsz, "timeout= takes milliseconds, 100-60000");
@@ -206,7 +206,7 @@ static int tbl_conf_parse(const char *arg, struct tbl_conf *c, char *err, size_t
 			}
 			c->hold_s = v;
 		} else {
-			snprintf(err, errsz, "unknown option '%.*s'", (int)n, p);
+			snprintf(err, errsz, "unknown option '%.*s' (enforce, testing, timeout=, hold=)", (int)n, p);
 			return -1;
 		}
 		if (comma == NULL)

@@ -64,9 +64,9 @@
  * Maps beyond the rendered ones: the admin maps (unix sockets only) and
  * tlsrpt, the adapters' TLS-RPT intake (any socket).
  */
-enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_TLSRPT, MAP_ALL_ };
+enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_TLSRPT, MAP_ROUTED, MAP_ALL_ };
 
-static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query", "tlsrpt"};
+static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query", "tlsrpt", "routed"};
 
 #define EXPIRE_EVERY_S 3600 /* TLS-RPT day files past the retention */
 
@@ -172,6 +172,20 @@ struct routes {
 	char names[]; /* "mx1\0mx2\0" */
 };
 
+/*
+ * The routes handed out lately (the first host of each routes reply), for
+ * the routed map (PROTOCOL.md §5.8): a report filter that sees only the IP
+ * address of a failed session finds its domain and MX host here.
+ */
+#define ROUTED_MAX 64
+#define ROUTED_AGE_S 86400 /* older hand-outs are not listed */
+struct routed {
+	int64_t at;   /* unix time; 0: empty */
+	uint64_t seq; /* order of hand-out */
+	char domain[STSGUARD_DOMAIN_MAX + 1];
+	char mx[STSGUARD_DOMAIN_MAX + 1];
+};
+
 struct stats {
 	uint64_t queries[MAP_ALL_][4]; /* OK, NOTFOUND, TEMP, PERM */
 	uint64_t discoveries, discoveries_failed;
@@ -222,6 +236,8 @@ struct server {
 	stsguard_policy view_policy;
 	char *view_mx[STSGUARD_POLICY_MX_MAX];
 	stsguard_tlsrpt_record view_tlsrpt;
+	struct routed routed[ROUTED_MAX];
+	uint64_t routed_seq;
 };
 
 static int64_t mono_ms(void)
@@ -256,7 +272,7 @@ static int map_from_name(const char *name, int is_unix)
 	if (m != STSGUARD_MAP_UNKNOWN)
 		return (int)m;
 	for (int i = 0; i < MAP_ALL_ - MAP_STATS; i++)
-		if (strcmp(name, admin_names[i]) == 0 && (is_unix || MAP_STATS + i == MAP_TLSRPT))
+		if (strcmp(name, admin_names[i]) == 0 && (is_unix || MAP_STATS + i == MAP_TLSRPT || MAP_STATS + i == MAP_ROUTED))
 			return MAP_STATS + i;
 	return -1;
 }
@@ -457,6 +473,25 @@ static const stsguard_discovery *dom_view(struct server *s, const struct dom *d)
 	return v;
 }
 
+/* Remember that domain was routed to mx (the first host the routes map names). */
+static void routed_note(struct server *s, const char *domain, const char *mx, int64_t now)
+{
+	struct routed *slot = &s->routed[0];
+	for (size_t i = 0; i < ROUTED_MAX; i++) {
+		struct routed *r = &s->routed[i];
+		if (r->at != 0 && strcmp(r->domain, domain) == 0) {
+			slot = r;
+			break;
+		}
+		if (r->seq < slot->seq)
+			slot = r;
+	}
+	slot->at = now;
+	slot->seq = ++s->routed_seq;
+	snprintf(slot->domain, sizeof slot->domain, "%s", domain);
+	snprintf(slot->mx, sizeof slot->mx, "%s", mx);
+}
+
 /*
  * The view for map: for routes, the hosts are the allowed MX hosts, a host
  * with a recent TLS failure given the worst preference so the others are
@@ -470,6 +505,7 @@ static const stsguard_discovery *map_view(struct server *s, int map, const struc
 		return base;
 	stsguard_discovery *v = &s->view; /* what dom_view filled */
 	int64_t now = (int64_t)time(NULL);
+	size_t best = 0;
 	v->n_hosts = 0;
 	for (size_t i = 0; d->routes != NULL && i < d->routes->n; i++) {
 		const struct route *e = &d->routes->r[i];
@@ -480,7 +516,11 @@ static const stsguard_discovery *map_view(struct server *s, int map, const struc
 		h->preference = e->skip_until > now ? UINT16_MAX : e->preference;
 		h->allowed = true;
 		h->dane = STSGUARD_DANE_ABSENT;
+		if (h->preference < v->hosts[best].preference)
+			best = v->n_hosts - 1;
 	}
+	if (v->n_hosts > 0 && (d->flags & D_POLICY))
+		routed_note(s, d->name, v->hosts[best].host, now);
 	return v;
 }
 
@@ -887,6 +927,31 @@ static void admin(struct server *s, struct conn *c, int map, const char *key)
 	char dom[STSGUARD_DOMAIN_MAX + 1];
 
 	switch (map) {
+	case MAP_ROUTED: {
+		/* "OK domain=mx ..." newest first; at most ROUTED_MAX pairs of 253-byte names fit the 100,000 bytes. */
+		int64_t now = (int64_t)time(NULL);
+		int used[ROUTED_MAX] = {0};
+		size_t n = 0;
+		sg_buf_addstr(&b, "OK");
+		for (;;) {
+			size_t pick = ROUTED_MAX;
+			for (size_t i = 0; i < ROUTED_MAX; i++)
+				if (!used[i] && s->routed[i].at != 0 && now - s->routed[i].at <= ROUTED_AGE_S &&
+				    (pick == ROUTED_MAX || s->routed[i].seq > s->routed[pick].seq))
+					pick = i;
+			if (pick == ROUTED_MAX)
+				break;
+			used[pick] = 1;
+			sg_buf_printf(&b, " %s=%s", s->routed[pick].domain, s->routed[pick].mx);
+			n++;
+		}
+		(void)key;
+		if (n == 0)
+			answer_text(s, c, map, "NOTFOUND ");
+		else
+			answer_now(s, c, map, b.data, b.len);
+		break;
+	}
 	case MAP_STATS: {
 		size_t policies = 0;
 		for (size_t i = 0; i < s->nbuckets; i++)

@@ -297,7 +297,7 @@ static void set_policies(void)
 static void test_imsg(void)
 {
 	struct msg m;
-	table_start("enforce");
+	table_start("/x.sock,enforce");
 
 	m.n = 0;
 	msg_open(&m, 2, "stsguard-enforce");
@@ -396,7 +396,7 @@ static void test_imsg(void)
 	uint16_t bad = 5;
 	memcpy(m.b + 4, &bad, 2);
 	CHECK_INT(feed(m.b, m.n, 0), -1, "length under the header size");
-	table_start("enforce");
+	table_start("/x.sock,enforce");
 	m.n = 0;
 	msg_hdr(&m, P_CHECK, 0);
 	bad = 20000;
@@ -408,7 +408,7 @@ static void test_imsg(void)
 static void test_testing_mode(void)
 {
 	struct msg m;
-	table_start("testing");
+	table_start("/x.sock,testing");
 	const struct {
 		const char *key;
 		int32_t r;
@@ -427,7 +427,7 @@ static void test_testing_mode(void)
 static void test_memory(void)
 {
 	struct msg m;
-	table_start("enforce,hold=600");
+	table_start("/x.sock,enforce,hold=600");
 	m.n = 0;
 	msg_query(&m, P_CHECK, K_DOMAIN, "enforce-ok.test");
 	imsg_case("learn: found", &m, 1, 1, NULL);
@@ -482,7 +482,7 @@ static void text_case(const char *name, const char *in, const char *want)
 
 static void test_text(void)
 {
-	table_start("enforce");
+	table_start("/x.sock,enforce");
 	text_case("handshake",
 	          "config|smtpd-version|7.6.0\nconfig|protocol|0.1\nconfig|tablename|stsguard-enforce\nconfig|ready\n",
 	          "register|domain\nregister|relayhost\nregister|ready\n");
@@ -543,16 +543,20 @@ static void test_conf(void)
 		int timeout;
 		long long hold;
 	} cases[] = {
-		{"enforce", 0, MODE_ENFORCE, "/run/stsguard/stsguardd.sock", 5000, 345600},
-		{"testing,socket=/tmp/x.sock,timeout=300,hold=0", 0, MODE_TESTING, "/tmp/x.sock", 300, 0},
+		{"/run/stsguard/stsguardd.sock", 0, MODE_ENFORCE, "/run/stsguard/stsguardd.sock", 5000, 345600},
+		{"/run/s.sock,enforce", 0, MODE_ENFORCE, "/run/s.sock", 5000, 345600},
+		{"/tmp/x.sock,testing,timeout=300,hold=0", 0, MODE_TESTING, "/tmp/x.sock", 300, 0},
 		{"", -1, 0, "", 0, 0},
-		{"routes", -1, 0, "", 0, 0},
-		{"enforce,socket=relative", -1, 0, "", 0, 0},
-		{"enforce,timeout=50", -1, 0, "", 0, 0},
-		{"enforce,timeout=1x", -1, 0, "", 0, 0},
-		{"enforce,hold=99999999999", -1, 0, "", 0, 0},
-		{"enforce,colour=blue", -1, 0, "", 0, 0},
-		{"enforce,", -1, 0, "", 0, 0},
+		{"enforce", -1, 0, "", 0, 0}, /* smtpd itself refuses a parameter without '/' */
+		{"/s,routes", -1, 0, "", 0, 0},
+		{"/s,timeout=50", -1, 0, "", 0, 0},
+		{"/s,timeout=1x", -1, 0, "", 0, 0},
+		{"/s,hold=99999999999", -1, 0, "", 0, 0},
+		{"/s,colour=blue", -1, 0, "", 0, 0},
+		{"/s,", -1, 0, "", 0, 0},
+		{"/" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789"
+		 "0123456789",
+		 -1, 0, "", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct tbl_conf c;
