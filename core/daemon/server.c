@@ -946,10 +946,11 @@ static void admin(struct server *s, struct conn *c, int map, const char *key)
 			n++;
 		}
 		(void)key;
-		if (n == 0)
-			answer_text(s, c, map, "NOTFOUND ");
-		else
-			answer_now(s, c, map, b.data, b.len);
+		if (n == 0) {
+			sg_buf_free(&b);
+			sg_buf_init(&b, ADMIN_REPLY_MAX);
+			sg_buf_addstr(&b, "NOTFOUND ");
+		}
 		break;
 	}
 	case MAP_STATS: {
