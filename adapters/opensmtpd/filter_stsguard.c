@@ -178,6 +178,28 @@ static void put_token(char *out, size_t cap, size_t *len, const char *name, cons
 	*len = n;
 }
 
+/* A host name as stsguardd takes it: LDH labels of 1-63, dots between, at most 253 (PROTOCOL.md §4). */
+static int hostname_ok(const char *h)
+{
+	size_t n = strnlen(h, FSG_NAME_MAX + 1), label = 0;
+	if (n == 0 || n > FSG_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (c == '.') {
+			if (label == 0 || h[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && h[n - 1] != '-';
+}
+
 /* Does the domain hold a policy stsguardd applies (mode enforce or testing)? */
 static int has_policy(struct fsg *f, const char *domain)
 {
@@ -242,7 +264,7 @@ static void report_routed(struct fsg *f, const struct sess *s, const char *only_
 		if (eq != NULL) {
 			*eq = '\0';
 			const char *d = p, *mx = eq + 1;
-			if ((only_domain == NULL || strcmp(d, only_domain) == 0) && strlen(d) <= FSG_NAME_MAX &&
+			if ((only_domain == NULL || strcmp(d, only_domain) == 0) && hostname_ok(d) && hostname_ok(mx) &&
 			    host_has_ip(f, mx, s->ip)) {
 				send_result(f, s, d, mx, result, reason);
 				found = 1;
@@ -366,6 +388,8 @@ static void on_rcpt(struct sess *s, const char *addr)
 	if (n == 0 || n >= FSG_NAME_MAX)
 		return;
 	d[n] = '\0';
+	if (!hostname_ok(d))
+		return;
 	for (size_t i = 0; i < s->n_domains; i++)
 		if (strcmp(s->domains[i], d) == 0)
 			return;
