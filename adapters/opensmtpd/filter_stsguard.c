@@ -178,10 +178,15 @@ static void put_token(char *out, size_t cap, size_t *len, const char *name, cons
 	*len = n;
 }
 
-/* A host name as stsguardd takes it: LDH labels of 1-63, dots between, at most 253 (PROTOCOL.md §4). */
+/*
+ * A host name as stsguardd takes it (PROTOCOL.md §4): LDH labels of 1-63,
+ * dots between, at most 253, and a last label that is not all digits (that
+ * would be an address).
+ */
 static int hostname_ok(const char *h)
 {
 	size_t n = strnlen(h, FSG_NAME_MAX + 1), label = 0;
+	int digits = 1; /* the current label is all digits so far */
 	if (n == 0 || n > FSG_NAME_MAX)
 		return 0;
 	for (size_t i = 0; i < n; i++) {
@@ -190,14 +195,17 @@ static int hostname_ok(const char *h)
 			if (label == 0 || h[i - 1] == '-')
 				return 0;
 			label = 0;
+			digits = 1;
 		} else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c == '-' && label > 0)) {
 			if (++label > 63)
 				return 0;
+			if (c < '0' || c > '9')
+				digits = 0;
 		} else {
 			return 0;
 		}
 	}
-	return label > 0 && h[n - 1] != '-';
+	return label > 0 && h[n - 1] != '-' && !digits;
 }
 
 /* Does the domain hold a policy stsguardd applies (mode enforce or testing)? */
