@@ -12,9 +12,11 @@
  *   - EHLO answered without STARTTLS        -> starttls-not-supported;
  *   - STARTTLS accepted, then the session ends before the client says
  *     anything over TLS, on an action that verifies ("relay ... tls", the
- *     `verified` instance)                  -> certificate-not-trusted: smtpd
- *     refused the certificate, but the events never say why (untrusted,
- *     expired and wrong name look the same), so the reason says so;
+ *     `verified` instance)                  -> certificate-not-trusted with
+ *     probe=1: smtpd refused the certificate, but the events never say why
+ *     (untrusted, expired and wrong name look the same), so stsguardd
+ *     checks the MX itself and records the type it finds (PROTOCOL.md
+ *     §5.6); without an MX name the reason says the type is unknown;
  *   - the client continues over TLS on a verifying action -> success.
  *   On an opportunistic action smtpd continues over TLS whatever the
  *   certificate: there a TLS session is not reported at all (it is neither
@@ -242,6 +244,9 @@ static void send_result(struct fsg *f, const struct sess *s, const char *domain,
 		put_token(key, sizeof key, &len, "helo", s->helo);
 	if (reason != NULL)
 		put_token(key, sizeof key, &len, "reason", reason);
+	/* the events cannot tell untrusted from expired from another name: stsguardd asks the MX itself */
+	if (strcmp(result, "certificate-not-trusted") == 0 && mx != NULL && mx[0] != '\0')
+		put_token(key, sizeof key, &len, "probe", "1");
 	int r = f->ops->query(f->ctx, "tlsrpt", key, reply, sizeof reply);
 	if (r == 0 && strncmp(reply, "OK", 2) == 0) {
 		f->reported++;

@@ -787,6 +787,8 @@ static void json_discovery_reply(struct server *s, struct req *r, const stsguard
 	free(json);
 }
 
+static void probe_done(struct server *s, struct pool_job *job);
+
 static void handle_done(struct server *s)
 {
 	struct pool_job *job = pool_take_done(s->pool);
@@ -794,6 +796,12 @@ static void handle_done(struct server *s)
 
 	while (job != NULL) {
 		struct pool_job *next = job->next;
+		if (job->probe) {
+			probe_done(s, job);
+			free(job);
+			job = next;
+			continue;
+		}
 		struct dom *d = job->owner;
 		d->flags &= (uint8_t) ~(D_INFLIGHT | D_FORCE);
 		s->st.discoveries++;
@@ -1119,6 +1127,86 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 	wait_for(s, c, d, map, s->conf->query_timeout_ms);
 }
 
+/* Answer a tlsrpt request that is out of the connection's hands (probe or recorder), or drop it if its client left. */
+static void record_reply(struct server *s, struct req *r, const char *msg)
+{
+	r->recording = 0;
+	if (r->conn == NULL) {
+		free(r);
+		return;
+	}
+	req_answer(s, r, msg, strlen(msg));
+}
+
+/* Complete a parsed result with the policy held for its domain and hand it to the recorder. */
+static void record_finish(struct server *s, struct req *r, const stsguard_tlsrpt_intake *in)
+{
+	stsguard_err err = {""};
+	char msg[320];
+	const stsguard_policy *policy = NULL;
+	const char *policy_id = "";
+	struct dom *d = dom_find(s, in->domain, hash_name(in->domain));
+	if (d != NULL && (d->flags & D_POLICY)) {
+		const stsguard_discovery *v = dom_view(s, d);
+		policy = v->policy;
+		policy_id = v->policy_id;
+	}
+	if (d != NULL)
+		routes_note(d, in->mx, stsguard_tlsrpt_intake_classify(in, policy), (int64_t)time(NULL));
+	struct rec_job *job = calloc(1, sizeof *job);
+	if (job == NULL) {
+		record_reply(s, r, "TEMP out of memory");
+		return;
+	}
+	if (stsguard_tlsrpt_intake_result(in, policy, policy_id, (int64_t)time(NULL), &job->r, &err) != STSGUARD_OK) {
+		free(job);
+		s->st.tlsrpt_invalid++;
+		dlog(LOG_INFO, "tlsrpt: refused a result for %s: %s", in->domain, err.msg);
+		snprintf(msg, sizeof msg, "PERM %s", err.msg);
+		record_reply(s, r, msg);
+		return;
+	}
+	job->owner = r;
+	recorder_submit(s->rec, job);
+}
+
+/*
+ * probe=1 on a certificate failure the adapter could not classify
+ * (OpenSMTPD): the MX is asked on a worker thread first (starttls_probe.h).
+ */
+static int wants_probe(const stsguard_tlsrpt_intake *in)
+{
+	return in->probe && in->has_result && in->ip[0] != '\0' && in->mx[0] != '\0' &&
+	       (in->result == STSGUARD_RESULT_CERTIFICATE_NOT_TRUSTED ||
+	        in->result == STSGUARD_RESULT_CERTIFICATE_HOST_MISMATCH ||
+	        in->result == STSGUARD_RESULT_CERTIFICATE_EXPIRED);
+}
+
+/* A probe came back: its finding replaces the adapter's vaguer certificate result. */
+static void probe_done(struct server *s, struct pool_job *job)
+{
+	stsguard_tlsrpt_intake *in = job->probe_ctx;
+	struct req *r = job->owner;
+	char reason[2 * STSGUARD_TLSRPT_TEXT_MAX + 600];
+
+	if (job->status == STSGUARD_OK && job->probe_result >= STSGUARD_RESULT_CERTIFICATE_HOST_MISMATCH &&
+	    job->probe_result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
+		in->result = job->probe_result;
+		snprintf(reason, sizeof reason, "stsguardd STARTTLS probe of %s: %s", in->ip, job->probe_detail);
+	} else {
+		/* The MX looks fine now, or could not be asked: the adapter's result stands. */
+		snprintf(reason, sizeof reason, "%s (stsguardd probe: %s)", in->reason,
+		         job->status == STSGUARD_OK ? stsguard_result_type_name(job->probe_result) : job->err.msg);
+	}
+	size_t rl = strnlen(reason, sizeof in->reason - 1); /* the reason is capped, as the intake caps it */
+	memcpy(in->reason, reason, rl);
+	in->reason[rl] = '\0';
+	dlog(LOG_INFO, "tlsrpt: %s via %s (%s): %s after a probe", in->domain, in->mx, in->ip,
+	     stsguard_result_type_name(in->result));
+	record_finish(s, r, in);
+	free(in);
+}
+
 /*
  * A TLS-RPT result from an adapter: validated here, completed with the
  * policy this daemon holds for the domain, and answered once the recorder
@@ -1141,31 +1229,9 @@ static void record(struct server *s, struct conn *c, const char *key, size_t kle
 		answer_text(s, c, MAP_TLSRPT, "TEMP the TLS-RPT store is not available (see the daemon's log)");
 		return;
 	}
-	const stsguard_policy *policy = NULL;
-	const char *policy_id = "";
-	struct dom *d = dom_find(s, in.domain, hash_name(in.domain));
-	if (d != NULL && (d->flags & D_POLICY)) {
-		const stsguard_discovery *v = dom_view(s, d);
-		policy = v->policy;
-		policy_id = v->policy_id;
-	}
-	if (d != NULL)
-		routes_note(d, in.mx, stsguard_tlsrpt_intake_classify(&in, policy), (int64_t)time(NULL));
-	struct rec_job *job = calloc(1, sizeof *job);
 	struct req *r = calloc(1, sizeof *r);
-	if (job == NULL || r == NULL) {
-		free(job);
-		free(r);
+	if (r == NULL) {
 		answer_text(s, c, MAP_TLSRPT, "TEMP out of memory");
-		return;
-	}
-	if (stsguard_tlsrpt_intake_result(&in, policy, policy_id, (int64_t)time(NULL), &job->r, &err) != STSGUARD_OK) {
-		free(job);
-		free(r);
-		s->st.tlsrpt_invalid++;
-		dlog(LOG_INFO, "tlsrpt: refused a result for %s: %s", in.domain, err.msg);
-		snprintf(msg, sizeof msg, "PERM %s", err.msg);
-		answer_text(s, c, MAP_TLSRPT, msg);
 		return;
 	}
 	r->conn = c;
@@ -1176,8 +1242,23 @@ static void record(struct server *s, struct conn *c, const char *key, size_t kle
 	else
 		c->head = r;
 	c->tail = r;
-	job->owner = r;
-	recorder_submit(s->rec, job);
+	if (wants_probe(&in)) {
+		struct pool_job *job = calloc(1, sizeof *job);
+		stsguard_tlsrpt_intake *copy = malloc(sizeof *copy);
+		if (job != NULL && copy != NULL) {
+			*copy = in;
+			job->probe = 1;
+			job->probe_ctx = copy;
+			job->owner = r;
+			snprintf(job->probe_ip, sizeof job->probe_ip, "%s", in.ip);
+			snprintf(job->probe_mx, sizeof job->probe_mx, "%s", in.mx);
+			pool_submit(s->pool, job);
+			return;
+		}
+		free(job);
+		free(copy); /* no memory for a probe: recorded as the adapter said */
+	}
+	record_finish(s, r, &in);
 }
 
 static void handle_recorded(struct server *s)

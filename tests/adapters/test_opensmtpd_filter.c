@@ -147,7 +147,7 @@ static void test_streams(void)
 		 1,
 		 "domain=mx-selfsigned.test result=certificate-not-trusted mx=mx1.mx-selfsigned.test ip=127.0.3.40 "
 		 "helo=mx1.test reason=OpenSMTPD%20refused%20the%20certificate%20after%20STARTTLS;%20its%20report%20events"
-		 "%20do%20not%20say%20why%20(untrusted,%20expired%20or%20another%20name)"},
+		 "%20do%20not%20say%20why%20(untrusted,%20expired%20or%20another%20name) probe=1"},
 		{"7.4 certificate refused (no link-tls)", 1,
 		 CONNECT("00000000000000ab", "127.0.3.40") PRE_TLS("00000000000000ab") BYE("00000000000000ab"), 1,
 		 NULL},
@@ -221,7 +221,7 @@ static void test_interleaved(void)
 	CHECK_INT(n_sent, 3, "one failure, then two domains of one success");
 	CHECK_TRUE(sent_has("domain=mx-selfsigned.test result=certificate-not-trusted mx=mx1.mx-selfsigned.test "
 	                    "ip=127.0.3.40 helo=mx1.test reason=OpenSMTPD%20refused%20the%20certificate%20after%20STARTTLS;"
-	                    "%20its%20report%20events%20do%20not%20say%20why%20(untrusted,%20expired%20or%20another%20name)"),
+	                    "%20its%20report%20events%20do%20not%20say%20why%20(untrusted,%20expired%20or%20another%20name) probe=1"),
 	           "failure of session b");
 	CHECK_TRUE(sent_has("domain=enforce-ok.test result=success mx=mx1.enforce-ok.test ip=127.0.3.1 helo=mx1.test"),
 	           "success for enforce-ok.test");
