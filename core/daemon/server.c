@@ -534,9 +534,10 @@ static void routes_note(struct dom *d, const char *mx, stsguard_result_type resu
 		if (result == STSGUARD_RESULT_SUCCESS)
 			e->skip_until = 0;
 		else if (result >= STSGUARD_RESULT_STARTTLS_NOT_SUPPORTED && result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
+			if (e->skip_until <= now) /* logged when it starts, not for every result while it lasts */
+				dlog(LOG_INFO, "%s: MX %s failed (%s): routes list it last for %d s", d->name, mx,
+				     stsguard_result_type_name(result), ROUTE_SKIP_S);
 			e->skip_until = now + ROUTE_SKIP_S;
-			dlog(LOG_INFO, "%s: MX %s failed (%s): routes list it last for %d s", d->name, mx,
-			     stsguard_result_type_name(result), ROUTE_SKIP_S);
 		}
 	}
 }
