@@ -287,6 +287,10 @@ echo "--- smtpd survived"
 alive && ok "smtpd is still running" || bad "smtpd died: $(tail -5 "$LOG")"
 grep -Eq 'lost processor|table-proc: exiting|fatal' "$LOG" && bad "smtpd logged: $(grep -E 'lost processor|table-proc|fatal' "$LOG" | head -3)" ||
 	ok "no lost processor, no table-proc fatal"
+# With the asan preset's binaries, a sanitizer report lands in these logs (table and filter stderr go to smtpd's).
+grep -Eq 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$LOG" "$D/log/spawn-stsguardd.log" &&
+	bad "sanitizer report: $(grep -Eh -m3 'Sanitizer|runtime error:' "$LOG" "$D/log/spawn-stsguardd.log")" ||
+	ok "no sanitizer report from the table, the filter or stsguardd"
 
 echo
 echo "$pass passed, $fail failed ($((SECONDS - START)) s)"
