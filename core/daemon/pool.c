@@ -8,6 +8,8 @@
  */
 #include "pool.h"
 
+#include "stsguard/starttls_probe.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -115,7 +117,12 @@ static void *worker(void *arg)
 
 		job->started_ms = now_ms();
 		job->result = NULL;
-		if (dns == NULL && stsguard_dns_new(&rconf, &dns, &job->err) != STSGUARD_OK) {
+		if (job->probe) {
+			/* An MX's STARTTLS and certificate, for a TLS-RPT result (starttls_probe.h). */
+			job->status = stsguard_starttls_probe(job->probe_ip, 25, job->probe_mx, fconf.ca_file,
+			                                      (int)fconf.timeout_s * 1000 + 2000, &job->probe_result,
+			                                      job->probe_detail, sizeof job->probe_detail, &job->err);
+		} else if (dns == NULL && stsguard_dns_new(&rconf, &dns, &job->err) != STSGUARD_OK) {
 			job->status = STSGUARD_TEMPFAIL;
 			dns = NULL;
 		} else {

@@ -14,6 +14,7 @@
 #include "stsguard/cache.h"
 #include "stsguard/config.h"
 #include "stsguard/discover.h"
+#include "stsguard/tlsrpt.h"
 
 struct pool_job {
 	struct pool_job *next;
@@ -23,6 +24,13 @@ struct pool_job {
 	stsguard_status status;
 	stsguard_err err;
 	int64_t started_ms, finished_ms;
+	/* A STARTTLS probe instead of a discovery (stsguard_starttls_probe, port 25). */
+	int probe;
+	char probe_ip[64];
+	char probe_mx[256];
+	stsguard_result_type probe_result;        /* set by the worker when status is OK */
+	char probe_detail[160];
+	void *probe_ctx;                          /* the daemon's pending TLS-RPT result; main thread only */
 };
 
 struct pool;

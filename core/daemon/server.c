@@ -65,9 +65,9 @@
  * Maps beyond the rendered ones: the admin maps (unix sockets only) and
  * tlsrpt, the adapters' TLS-RPT intake (any socket).
  */
-enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_TLSRPT, MAP_ALL_ };
+enum { MAP_STATS = STSGUARD_MAP_COUNT_, MAP_CACHE_LIST, MAP_CACHE_SHOW, MAP_CACHE_PURGE, MAP_QUERY, MAP_TLSRPT, MAP_ROUTED, MAP_ALL_ };
 
-static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query", "tlsrpt"};
+static const char *const admin_names[] = {"stats", "cache-list", "cache-show", "cache-purge", "query", "tlsrpt", "routed"};
 
 #define EXPIRE_EVERY_S 3600 /* TLS-RPT day files past the retention */
 
@@ -146,6 +146,7 @@ struct dom {
 	struct dom *next;
 	struct req *waiters;
 	char *blob;
+	struct routes *routes; /* MX hosts the policy allows (routes map), or NULL */
 	int64_t expires_at;
 	int64_t recheck_at;
 	uint32_t hash;
@@ -153,6 +154,37 @@ struct dom {
 	uint32_t last_used; /* seconds since start */
 	uint8_t flags, verdict, mode, error, n_mx;
 	char name[];
+};
+
+/*
+ * The discovered MX hosts a policy allows, for the routes map
+ * (PROTOCOL.md §5.7), in discovery order, with the time until which a host
+ * is tried last because an adapter reported a TLS failure on it.
+ */
+#define ROUTE_SKIP_S 900 /* how long a failed MX goes to the end of the routes list */
+
+struct routes {
+	uint8_t n;
+	struct route {
+		int64_t skip_until; /* unix time; 0: not failed */
+		uint16_t preference;
+		uint16_t name_off; /* into names */
+	} r[STSGUARD_MX_MAX];
+	char names[]; /* "mx1\0mx2\0" */
+};
+
+/*
+ * The routes handed out lately (the first host of each routes reply), for
+ * the routed map (PROTOCOL.md §5.8): a report filter that sees only the IP
+ * address of a failed session finds its domain and MX host here.
+ */
+#define ROUTED_MAX 64
+#define ROUTED_AGE_S 86400 /* older hand-outs are not listed */
+struct routed {
+	int64_t at;   /* unix time; 0: empty */
+	uint64_t seq; /* order of hand-out */
+	char domain[STSGUARD_DOMAIN_MAX + 1];
+	char mx[STSGUARD_DOMAIN_MAX + 1];
 };
 
 struct stats {
@@ -206,6 +238,8 @@ struct server {
 	stsguard_policy view_policy;
 	char *view_mx[STSGUARD_POLICY_MX_MAX];
 	stsguard_tlsrpt_record view_tlsrpt;
+	struct routed routed[ROUTED_MAX];
+	uint64_t routed_seq;
 };
 
 static int64_t mono_ms(void)
@@ -240,7 +274,7 @@ static int map_from_name(const char *name, int is_unix)
 	if (m != STSGUARD_MAP_UNKNOWN)
 		return (int)m;
 	for (int i = 0; i < MAP_ALL_ - MAP_STATS; i++)
-		if (strcmp(name, admin_names[i]) == 0 && (is_unix || MAP_STATS + i == MAP_TLSRPT))
+		if (strcmp(name, admin_names[i]) == 0 && (is_unix || MAP_STATS + i == MAP_TLSRPT || MAP_STATS + i == MAP_ROUTED))
 			return MAP_STATS + i;
 	return -1;
 }
@@ -298,6 +332,7 @@ static struct dom *dom_get(struct server *s, const char *name)
 
 static void dom_free(struct dom *d)
 {
+	free(d->routes);
 	free(d->blob);
 	free(d);
 }
@@ -334,8 +369,43 @@ static void dom_set_policy(struct dom *d, const stsguard_policy *p, const char *
 	d->flags |= D_POLICY;
 }
 
+/* Keep the allowed MX hosts (and the failures reported on those still there). */
+static void dom_set_routes(struct dom *d, const stsguard_discovery *r)
+{
+	size_t n = 0, len = 0;
+	for (size_t i = 0; i < r->n_hosts && i < STSGUARD_MX_MAX; i++)
+		if (r->hosts[i].allowed) {
+			n++;
+			len += strnlen(r->hosts[i].host, sizeof r->hosts[i].host - 1) + 1;
+		}
+	struct routes *old = d->routes;
+	struct routes *rt = NULL;
+	if (n > 0 && len <= UINT16_MAX && (rt = malloc(sizeof *rt + len)) != NULL) {
+		size_t off = 0;
+		rt->n = 0;
+		for (size_t i = 0; i < r->n_hosts && i < STSGUARD_MX_MAX; i++) {
+			if (!r->hosts[i].allowed)
+				continue;
+			size_t l = strnlen(r->hosts[i].host, sizeof r->hosts[i].host - 1);
+			struct route *e = &rt->r[rt->n++];
+			memcpy(rt->names + off, r->hosts[i].host, l);
+			rt->names[off + l] = '\0';
+			e->name_off = (uint16_t)off;
+			e->preference = r->hosts[i].preference;
+			e->skip_until = 0;
+			for (size_t k = 0; old != NULL && k < old->n; k++)
+				if (strcmp(old->names + old->r[k].name_off, rt->names + off) == 0)
+					e->skip_until = old->r[k].skip_until;
+			off += l + 1;
+		}
+	}
+	free(old);
+	d->routes = rt;
+}
+
 static void dom_update(struct server *s, struct dom *d, const stsguard_discovery *r)
 {
+	dom_set_routes(d, r);
 	dom_set_policy(d, r->policy, r->policy_id, r->expires_at);
 	d->verdict = (uint8_t)r->verdict;
 	d->error = (uint8_t)r->error;
@@ -403,6 +473,75 @@ static const stsguard_discovery *dom_view(struct server *s, const struct dom *d)
 		}
 	}
 	return v;
+}
+
+/* Remember that domain was routed to mx (the first host the routes map names). */
+static void routed_note(struct server *s, const char *domain, const char *mx, int64_t now)
+{
+	struct routed *slot = &s->routed[0];
+	for (size_t i = 0; i < ROUTED_MAX; i++) {
+		struct routed *r = &s->routed[i];
+		if (r->at != 0 && strcmp(r->domain, domain) == 0) {
+			slot = r;
+			break;
+		}
+		if (r->seq < slot->seq)
+			slot = r;
+	}
+	slot->at = now;
+	slot->seq = ++s->routed_seq;
+	snprintf(slot->domain, sizeof slot->domain, "%s", domain);
+	snprintf(slot->mx, sizeof slot->mx, "%s", mx);
+}
+
+/*
+ * The view for map: for routes, the hosts are the allowed MX hosts, a host
+ * with a recent TLS failure given the worst preference so the others are
+ * tried first (the renderer's sort is stable: among failed hosts, the
+ * preference order stays).
+ */
+static const stsguard_discovery *map_view(struct server *s, int map, const struct dom *d)
+{
+	const stsguard_discovery *base = dom_view(s, d);
+	if (map != STSGUARD_MAP_ROUTES)
+		return base;
+	stsguard_discovery *v = &s->view; /* what dom_view filled */
+	int64_t now = (int64_t)time(NULL);
+	size_t best = 0;
+	v->n_hosts = 0;
+	for (size_t i = 0; d->routes != NULL && i < d->routes->n; i++) {
+		const struct route *e = &d->routes->r[i];
+		struct stsguard_discovered_mx *h = &v->hosts[v->n_hosts++];
+		const char *name = d->routes->names + e->name_off;
+		size_t l = strlen(name);
+		memcpy(h->host, name, l + 1);
+		h->preference = e->skip_until > now ? UINT16_MAX : e->preference;
+		h->allowed = true;
+		h->dane = STSGUARD_DANE_ABSENT;
+		if (h->preference < v->hosts[best].preference)
+			best = v->n_hosts - 1;
+	}
+	if (v->n_hosts > 0 && (d->flags & D_POLICY))
+		routed_note(s, d->name, v->hosts[best].host, now);
+	return v;
+}
+
+/* A TLS result an adapter reported for (domain, mx): move a failed MX to the end of its routes for a while. */
+static void routes_note(struct dom *d, const char *mx, stsguard_result_type result, int64_t now)
+{
+	for (size_t i = 0; d->routes != NULL && mx[0] != '\0' && i < d->routes->n; i++) {
+		struct route *e = &d->routes->r[i];
+		if (strcmp(d->routes->names + e->name_off, mx) != 0)
+			continue;
+		if (result == STSGUARD_RESULT_SUCCESS)
+			e->skip_until = 0;
+		else if (result >= STSGUARD_RESULT_STARTTLS_NOT_SUPPORTED && result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
+			if (e->skip_until <= now) /* logged when it starts, not for every result while it lasts */
+				dlog(LOG_INFO, "%s: MX %s failed (%s): routes list it last for %d s", d->name, mx,
+				     stsguard_result_type_name(result), ROUTE_SKIP_S);
+			e->skip_until = now + ROUTE_SKIP_S;
+		}
+	}
 }
 
 static int dom_policy_usable(const struct dom *d, int64_t now)
@@ -651,6 +790,8 @@ static void json_discovery_reply(struct server *s, struct req *r, const stsguard
 	free(json);
 }
 
+static void probe_done(struct server *s, struct pool_job *job);
+
 static void handle_done(struct server *s)
 {
 	struct pool_job *job = pool_take_done(s->pool);
@@ -658,6 +799,12 @@ static void handle_done(struct server *s)
 
 	while (job != NULL) {
 		struct pool_job *next = job->next;
+		if (job->probe) {
+			probe_done(s, job);
+			free(job);
+			job = next;
+			continue;
+		}
 		struct dom *d = job->owner;
 		d->flags &= (uint8_t) ~(D_INFLIGHT | D_FORCE);
 		s->st.discoveries++;
@@ -685,10 +832,10 @@ static void handle_done(struct server *s)
 			if (r->map == MAP_QUERY) {
 				json_discovery_reply(s, r, job->result);
 			} else if (job->status == STSGUARD_OK && job->result != NULL) {
-				size_t len = render(s, r->map, dom_view(s, d));
+				size_t len = render(s, r->map, map_view(s, r->map, d));
 				req_answer(s, r, s->reply, len);
 			} else if (dom_policy_usable(d, now)) {
-				size_t len = render(s, r->map, dom_view(s, d));
+				size_t len = render(s, r->map, map_view(s, r->map, d));
 				req_answer(s, r, s->reply, len);
 			} else {
 				size_t len = render(s, r->map, NULL);
@@ -712,7 +859,7 @@ static void expire_deadlines(struct server *s, int64_t now_ms)
 		struct dom *d = r->dom;
 		s->st.deadline_fallbacks++;
 		/* RFC 8461 §5.1 / Appendix B: the cached policy if any, else as without MTA-STS. */
-		const stsguard_discovery *v = d != NULL && dom_policy_usable(d, now) ? dom_view(s, d) : NULL;
+		const stsguard_discovery *v = d != NULL && dom_policy_usable(d, now) ? map_view(s, r->map, d) : NULL;
 		size_t len = render(s, r->map, v);
 		dlog(LOG_INFO, "%s: %s lookup answered after %u ms without waiting for discovery (%s)",
 		     d != NULL ? d->name : "?", map_label(r->map), s->conf->query_timeout_ms,
@@ -791,6 +938,32 @@ static void admin(struct server *s, struct conn *c, int map, const char *key)
 	char dom[STSGUARD_DOMAIN_MAX + 1];
 
 	switch (map) {
+	case MAP_ROUTED: {
+		/* "OK domain=mx ..." newest first; at most ROUTED_MAX pairs of 253-byte names fit the 100,000 bytes. */
+		int64_t now = (int64_t)time(NULL);
+		int used[ROUTED_MAX] = {0};
+		size_t n = 0;
+		sg_buf_addstr(&b, "OK");
+		for (;;) {
+			size_t pick = ROUTED_MAX;
+			for (size_t i = 0; i < ROUTED_MAX; i++)
+				if (!used[i] && s->routed[i].at != 0 && now - s->routed[i].at <= ROUTED_AGE_S &&
+				    (pick == ROUTED_MAX || s->routed[i].seq > s->routed[pick].seq))
+					pick = i;
+			if (pick == ROUTED_MAX)
+				break;
+			used[pick] = 1;
+			sg_buf_printf(&b, " %s=%s", s->routed[pick].domain, s->routed[pick].mx);
+			n++;
+		}
+		(void)key;
+		if (n == 0) {
+			sg_buf_free(&b);
+			sg_buf_init(&b, ADMIN_REPLY_MAX);
+			sg_buf_addstr(&b, "NOTFOUND ");
+		}
+		break;
+	}
 	case MAP_STATS: {
 		size_t policies = 0;
 		for (size_t i = 0; i < s->nbuckets; i++)
@@ -941,7 +1114,7 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 		return;
 	}
 	if (fresh) {
-		size_t len = render(s, map, dom_view(s, d));
+		size_t len = render(s, map, map_view(s, map, d));
 		answer_now(s, c, map, s->reply, len);
 		return;
 	}
@@ -950,11 +1123,91 @@ static void lookup(struct server *s, struct conn *c, int map, const char *key)
 	start_discovery(s, d);
 	if ((d->flags & D_VALIDATED) && dom_policy_usable(d, now)) {
 		/* A valid policy is in force while its refresh runs (RFC 8461 §5.1). */
-		size_t len = render(s, map, dom_view(s, d));
+		size_t len = render(s, map, map_view(s, map, d));
 		answer_now(s, c, map, s->reply, len);
 		return;
 	}
 	wait_for(s, c, d, map, s->conf->query_timeout_ms);
+}
+
+/* Answer a tlsrpt request that is out of the connection's hands (probe or recorder), or drop it if its client left. */
+static void record_reply(struct server *s, struct req *r, const char *msg)
+{
+	r->recording = 0;
+	if (r->conn == NULL) {
+		free(r);
+		return;
+	}
+	req_answer(s, r, msg, strlen(msg));
+}
+
+/* Complete a parsed result with the policy held for its domain and hand it to the recorder. */
+static void record_finish(struct server *s, struct req *r, const stsguard_tlsrpt_intake *in)
+{
+	stsguard_err err = {""};
+	char msg[320];
+	const stsguard_policy *policy = NULL;
+	const char *policy_id = "";
+	struct dom *d = dom_find(s, in->domain, hash_name(in->domain));
+	if (d != NULL && (d->flags & D_POLICY)) {
+		const stsguard_discovery *v = dom_view(s, d);
+		policy = v->policy;
+		policy_id = v->policy_id;
+	}
+	if (d != NULL)
+		routes_note(d, in->mx, stsguard_tlsrpt_intake_classify(in, policy), (int64_t)time(NULL));
+	struct rec_job *job = calloc(1, sizeof *job);
+	if (job == NULL) {
+		record_reply(s, r, "TEMP out of memory");
+		return;
+	}
+	if (stsguard_tlsrpt_intake_result(in, policy, policy_id, (int64_t)time(NULL), &job->r, &err) != STSGUARD_OK) {
+		free(job);
+		s->st.tlsrpt_invalid++;
+		dlog(LOG_INFO, "tlsrpt: refused a result for %s: %s", in->domain, err.msg);
+		snprintf(msg, sizeof msg, "PERM %s", err.msg);
+		record_reply(s, r, msg);
+		return;
+	}
+	job->owner = r;
+	recorder_submit(s->rec, job);
+}
+
+/*
+ * probe=1 on a certificate failure the adapter could not classify
+ * (OpenSMTPD): the MX is asked on a worker thread first (starttls_probe.h).
+ */
+static int wants_probe(const stsguard_tlsrpt_intake *in)
+{
+	return in->probe && in->has_result && in->ip[0] != '\0' && in->mx[0] != '\0' &&
+	       (in->result == STSGUARD_RESULT_CERTIFICATE_NOT_TRUSTED ||
+	        in->result == STSGUARD_RESULT_CERTIFICATE_HOST_MISMATCH ||
+	        in->result == STSGUARD_RESULT_CERTIFICATE_EXPIRED);
+}
+
+/* A probe came back: its finding replaces the adapter's vaguer certificate result. */
+static void probe_done(struct server *s, struct pool_job *job)
+{
+	stsguard_tlsrpt_intake *in = job->probe_ctx;
+	struct req *r = job->owner;
+	char reason[2 * STSGUARD_TLSRPT_TEXT_MAX + 600];
+
+	if (job->status == STSGUARD_OK && job->probe_result >= STSGUARD_RESULT_CERTIFICATE_HOST_MISMATCH &&
+	    job->probe_result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
+		in->result = job->probe_result;
+		snprintf(reason, sizeof reason, "stsguardd STARTTLS probe of %s: %s", in->ip, job->probe_detail);
+	} else {
+		/* The MX looks fine now, or could not be asked: the adapter's result stands. */
+		snprintf(reason, sizeof reason, "%s (stsguardd probe: %s)", in->reason,
+		         job->status == STSGUARD_OK ? stsguard_result_type_name(job->probe_result) : job->err.msg);
+	}
+	size_t rl = strnlen(reason, sizeof in->reason - 1); /* the reason is capped, as the intake caps it */
+	memcpy(in->reason, reason, rl);
+	in->reason[rl] = '\0';
+	dlog(LOG_INFO, "tlsrpt: %s via %s (%s): %s after a probe", in->domain, in->mx, in->ip,
+	     stsguard_result_type_name(in->result));
+	record_finish(s, r, in);
+	free(in);
 }
 
 /*
@@ -979,29 +1232,9 @@ static void record(struct server *s, struct conn *c, const char *key, size_t kle
 		answer_text(s, c, MAP_TLSRPT, "TEMP the TLS-RPT store is not available (see the daemon's log)");
 		return;
 	}
-	const stsguard_policy *policy = NULL;
-	const char *policy_id = "";
-	struct dom *d = dom_find(s, in.domain, hash_name(in.domain));
-	if (d != NULL && (d->flags & D_POLICY)) {
-		const stsguard_discovery *v = dom_view(s, d);
-		policy = v->policy;
-		policy_id = v->policy_id;
-	}
-	struct rec_job *job = calloc(1, sizeof *job);
 	struct req *r = calloc(1, sizeof *r);
-	if (job == NULL || r == NULL) {
-		free(job);
-		free(r);
+	if (r == NULL) {
 		answer_text(s, c, MAP_TLSRPT, "TEMP out of memory");
-		return;
-	}
-	if (stsguard_tlsrpt_intake_result(&in, policy, policy_id, (int64_t)time(NULL), &job->r, &err) != STSGUARD_OK) {
-		free(job);
-		free(r);
-		s->st.tlsrpt_invalid++;
-		dlog(LOG_INFO, "tlsrpt: refused a result for %s: %s", in.domain, err.msg);
-		snprintf(msg, sizeof msg, "PERM %s", err.msg);
-		answer_text(s, c, MAP_TLSRPT, msg);
 		return;
 	}
 	r->conn = c;
@@ -1012,8 +1245,23 @@ static void record(struct server *s, struct conn *c, const char *key, size_t kle
 	else
 		c->head = r;
 	c->tail = r;
-	job->owner = r;
-	recorder_submit(s->rec, job);
+	if (wants_probe(&in)) {
+		struct pool_job *job = calloc(1, sizeof *job);
+		stsguard_tlsrpt_intake *copy = malloc(sizeof *copy);
+		if (job != NULL && copy != NULL) {
+			*copy = in;
+			job->probe = 1;
+			job->probe_ctx = copy;
+			job->owner = r;
+			snprintf(job->probe_ip, sizeof job->probe_ip, "%s", in.ip);
+			snprintf(job->probe_mx, sizeof job->probe_mx, "%s", in.mx);
+			pool_submit(s->pool, job);
+			return;
+		}
+		free(job);
+		free(copy); /* no memory for a probe: recorded as the adapter said */
+	}
+	record_finish(s, r, &in);
 }
 
 static void handle_recorded(struct server *s)

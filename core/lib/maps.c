@@ -58,6 +58,7 @@ static const char *const map_names[STSGUARD_MAP_COUNT_] = {
 	[STSGUARD_MAP_POSTFIX_TLSRPT] = "postfix-tlsrpt",
 	[STSGUARD_MAP_POLICY] = "policy",
 	[STSGUARD_MAP_PREFETCH] = "prefetch",
+	[STSGUARD_MAP_ROUTES] = "routes",
 };
 
 stsguard_map stsguard_map_by_name(const char *name)
@@ -472,6 +473,59 @@ static stsguard_status render_postfix(struct out *o, const stsguard_discovery *d
 	return STSGUARD_BADARG;
 }
 
+/*
+ * "OK mx1.a.test,mx2.a.test": the discovered MX hosts the policy allows
+ * (RFC 8461 §4.1), by preference, ties in the order given. An adapter that
+ * cannot restrict MX selection (OpenSMTPD, docs/opensmtpd.md) relays to one
+ * of these names itself. Any verdict holding such hosts answers them (also
+ * testing, DANE and a TLSA tempfail: mail already queued on a pinned route
+ * must stay deliverable); none -> NOTFOUND; discovery could not find out and
+ * no host is known -> TEMP.
+ */
+static void render_routes(struct out *o, const stsguard_discovery *d)
+{
+	size_t order[STSGUARD_MX_MAX];
+	size_t n = 0;
+	char norm[STSGUARD_DOMAIN_MAX + 1];
+
+	if (d == NULL) {
+		put_notfound(o);
+		return;
+	}
+	bool policy = d->policy != NULL &&
+	              (d->policy->mode == STSGUARD_MODE_ENFORCE || d->policy->mode == STSGUARD_MODE_TESTING);
+	for (size_t i = 0; policy && i < d->n_hosts; i++) {
+		const char *h = d->hosts[i].host;
+		/* Only a plain host name reaches the MTA's configuration (no ',', no space, no ':'). */
+		if (!d->hosts[i].allowed || memchr(h, '\0', sizeof d->hosts[i].host) == NULL ||
+		    stsguard_domain_normalize(h, norm) != STSGUARD_OK || strcmp(norm, h) != 0)
+			continue;
+		/* insertion sort: stable, at most STSGUARD_MX_MAX hosts */
+		size_t pos = n;
+		while (pos > 0 && d->hosts[order[pos - 1]].preference > d->hosts[i].preference) {
+			order[pos] = order[pos - 1];
+			pos--;
+		}
+		order[pos] = i;
+		n++;
+	}
+	if (n == 0) {
+		if (d->verdict == STSGUARD_VERDICT_TEMPFAIL) {
+			put_str(o, "TEMP ");
+			put_str(o, d->error != STSGUARD_REASON_NONE ? stsguard_reason_name(d->error) : "tempfail");
+		} else {
+			put_notfound(o);
+		}
+		return;
+	}
+	put_str(o, "OK ");
+	for (size_t k = 0; k < n; k++) {
+		if (k > 0)
+			put(o, ",", 1);
+		put_str(o, d->hosts[order[k]].host);
+	}
+}
+
 /* "OK v=1 verdict=... mode=... id=... ttl=... mx=... dane=... tlsrpt=... error=... dane_all=..." */
 static void render_policy(struct out *o, const stsguard_discovery *d, int64_t now)
 {
@@ -538,6 +592,9 @@ stsguard_status stsguard_map_render(stsguard_map map, const stsguard_discovery *
 	case STSGUARD_MAP_PREFETCH:
 		/* The daemon passes the cached result if it had one, NULL if it queued a discovery. */
 		put_str(&o, d != NULL ? "OK cached" : "OK queued");
+		break;
+	case STSGUARD_MAP_ROUTES:
+		render_routes(&o, d);
 		break;
 	case STSGUARD_MAP_UNKNOWN:
 	case STSGUARD_MAP_COUNT_:

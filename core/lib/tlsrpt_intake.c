@@ -91,12 +91,13 @@ enum field {
 	F_HELO,
 	F_REASON,
 	F_TIME,
+	F_PROBE,
 	F_COUNT_
 };
 
 static const char *const field_names[F_COUNT_] = {"domain", "result", "policy", "verify", "tlsv",
                                                   "cipher", "sni",    "san",    "mx",     "ip",
-                                                  "src",    "helo",   "reason", "time"};
+                                                  "src",    "helo",   "reason", "time",   "probe"};
 
 /* Store one decoded value. */
 static stsguard_status set_field(stsguard_tlsrpt_intake *out, enum field f, const char *val, stsguard_err *err)
@@ -146,6 +147,11 @@ static stsguard_status set_field(stsguard_tlsrpt_intake *out, enum field f, cons
 		return STSGUARD_OK;
 	case F_TIME:
 		return parse_time(val, &out->time, err);
+	case F_PROBE:
+		if (strcmp(val, "1") != 0 && strcmp(val, "0") != 0)
+			return sg_err(err, STSGUARD_INVALID, "probe: expected 1 or 0");
+		out->probe = val[0] == '1';
+		return STSGUARD_OK;
 	default:
 		break;
 	}

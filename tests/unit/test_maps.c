@@ -40,6 +40,7 @@ static void test_map_names(void)
 		{"postfix-tlsrpt", STSGUARD_MAP_POSTFIX_TLSRPT},
 		{"policy", STSGUARD_MAP_POLICY},
 		{"prefetch", STSGUARD_MAP_PREFETCH},
+		{"routes", STSGUARD_MAP_ROUTES},
 		{"STS", STSGUARD_MAP_UNKNOWN}, /* split() folds case; by_name is exact */
 		{"postfix_tlsrpt", STSGUARD_MAP_UNKNOWN},
 		{"stats", STSGUARD_MAP_UNKNOWN}, /* admin maps belong to the daemon */
@@ -535,6 +536,48 @@ static void test_render_framing(void)
 	CHECK_TRUE(payload != NULL && memcmp(payload, reply, len) == 0, "framing");
 }
 
+/*
+ * routes: allowed hosts only, by preference whatever order they come in
+ * (ties keep their order), never a host that is not a plain host name.
+ */
+static void test_render_routes(void)
+{
+	static stsguard_discovery d;
+	static const struct {
+		const char *name;
+		const char *hosts[4];
+		uint16_t pref[4];
+		bool allowed[4];
+		const char *want;
+	} cases[] = {
+		{"preference order", {"mx2.example.com", "mx1.example.com"}, {20, 10}, {true, true},
+		 "OK mx1.example.com,mx2.example.com"},
+		{"ties keep order", {"b.example.com", "a.example.com", "c.example.com"}, {10, 10, 5}, {true, true, true},
+		 "OK c.example.com,b.example.com,a.example.com"},
+		{"outside the policy left out", {"rogue.example.org", "mx1.example.com"}, {1, 10}, {false, true},
+		 "OK mx1.example.com"},
+		{"none allowed", {"rogue.example.org"}, {1}, {false}, "NOTFOUND "},
+		{"not a host name", {"mx1.example.com,evil", "MX2.example.com", "mx 3.example.com", "mx4.example.com"},
+		 {1, 2, 3, 4}, {true, true, true, true}, "OK mx4.example.com"},
+	};
+	char buf[2000];
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		base(&d, "example.com", STSGUARD_VERDICT_ENFORCE, p_enforce, "x1", NOW + 600, NOW + 60);
+		for (size_t k = 0; k < 4 && cases[i].hosts[k] != NULL; k++)
+			add_host(&d, cases[i].hosts[k], cases[i].pref[k], cases[i].allowed[k], STSGUARD_DANE_ABSENT);
+		if (CHECK_STATUS(stsguard_map_render(STSGUARD_MAP_ROUTES, &d, NULL, NOW, buf, sizeof buf, &len),
+		                 STSGUARD_OK, cases[i].name))
+			CHECK_STR(buf, cases[i].want, cases[i].name);
+	}
+	/* A policy in mode none restricts nothing: no route to pin. */
+	base(&d, "example.org", STSGUARD_VERDICT_NONE, p_none, "n1", NOW + 600, NOW + 60);
+	add_host(&d, "mx.example.org", 10, true, STSGUARD_DANE_ABSENT);
+	CHECK_STATUS(stsguard_map_render(STSGUARD_MAP_ROUTES, &d, NULL, NOW, buf, sizeof buf, &len), STSGUARD_OK, "none");
+	CHECK_STR(buf, "NOTFOUND ", "mode none");
+}
+
 int main(void)
 {
 	p_enforce = parse(body_enforce);
@@ -549,6 +592,7 @@ int main(void)
 	test_render_badarg();
 	test_render_limits();
 	test_render_framing();
+	test_render_routes();
 
 	stsguard_policy_free(p_enforce);
 	stsguard_policy_free(p_testing);

@@ -74,6 +74,8 @@ static const struct parse_case parse_cases[] = {
 	{"time too large", "domain=a.test result=success time=253402300800", STSGUARD_INVALID, NULL, NULL, NULL, NULL, 0, 0},
 	{"time overflow", "domain=a.test result=success time=99999999999999999999999", STSGUARD_INVALID, NULL, NULL, NULL, NULL, 0, 0},
 	{"verify too long", "domain=a.test verify=AAAAAAAAAAAAAAAAAAAAAAAA cipher=x", STSGUARD_TOOBIG, NULL, NULL, NULL, NULL, 0, 0},
+	{"probe bad value", "domain=a.test result=certificate-not-trusted probe=yes", STSGUARD_INVALID, NULL, NULL, NULL, NULL, 0, 0},
+	{"probe twice", "domain=a.test result=success probe=1 probe=1", STSGUARD_INVALID, NULL, NULL, NULL, NULL, 0, 0},
 	{"ip too long", "domain=a.test result=success ip=0000:0000:0000:0000:0000:0000:0000:0000:0000:0000", STSGUARD_TOOBIG, NULL, NULL, NULL, NULL, 0, 0},
 };
 
@@ -96,6 +98,26 @@ static void test_parse(void)
 		CHECK_INT(in.has_result, c->has_result, c->name);
 		if (c->has_result)
 			CHECK_INT(in.result, c->result, c->name);
+	}
+}
+
+/* probe=1 / probe=0 / absent (PROTOCOL.md §5.6). */
+static void test_probe(void)
+{
+	static const struct {
+		const char *key;
+		int want;
+	} cases[] = {
+		{"domain=a.test result=certificate-not-trusted mx=mx.a.test ip=192.0.2.1 probe=1", 1},
+		{"domain=a.test result=certificate-not-trusted probe=0", 0},
+		{"domain=a.test result=certificate-not-trusted", 0},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		stsguard_tlsrpt_intake in;
+		stsguard_err err = {""};
+		if (CHECK_STATUS(stsguard_tlsrpt_intake_parse(cases[i].key, strlen(cases[i].key), &in, &err), STSGUARD_OK,
+		                 cases[i].key))
+			CHECK_INT(in.probe, cases[i].want, cases[i].key);
 	}
 }
 
@@ -231,6 +253,7 @@ static void test_result(void)
 int main(void)
 {
 	test_parse();
+	test_probe();
 	test_length_cap();
 	test_classify();
 	test_result();

@@ -218,6 +218,31 @@ RESULTS | grep -q ' tlsa dgram.test - certificate-expired 192.0.2.4 mx.mail.dgra
 grep -q 'tlsrpt_socket: refused a datagram of 15 bytes' "$D/log/spawn-stsguardd.log" && ok "a bad datagram is logged, nothing else happens" ||
 	bad "no log line for the bad datagram"
 
+echo "--- routes and routed (route pinning for OpenSMTPD), probe=1"
+expect_reply "routed before any route" "$(ask routed -)" "NOTFOUND "
+expect_reply "routes: policy MX hosts by preference" "$(ask routes mx-mixed.test)" "OK mx1.mx-mixed.test,mx2.mx-mixed.test"
+expect_reply "routes: an MX outside the policy is left out" "$(ask routes rogue-first.test)" "OK mx1.rogue-first.test"
+expect_reply "routes: no policy" "$(ask routes plain.test)" "NOTFOUND "
+expect_reply "routes: testing domains are answered too" "$(ask routes testing-ok.test)" "OK mx1.testing-ok.test"
+expect_reply "routed: newest first" "$(ask routed -)" "OK testing-ok.test=mx1.testing-ok.test rogue-first.test=mx1.rogue-first.test mx-mixed.test=mx1.mx-mixed.test"
+expect_reply "a failure on mx1 is stored" "$(ask tlsrpt "domain=mx-mixed.test result=certificate-expired mx=mx1.mx-mixed.test ip=127.0.3.45")" "OK stored"
+expect_reply "routes: the failed MX goes last" "$(ask routes mx-mixed.test)" "OK mx2.mx-mixed.test,mx1.mx-mixed.test"
+expect_reply "routed follows" "$(ask routed - | cut -d' ' -f1-2)" "OK mx-mixed.test=mx2.mx-mixed.test"
+expect_reply "a success on mx1" "$(ask tlsrpt "domain=mx-mixed.test result=success mx=mx1.mx-mixed.test ip=127.0.3.45")" "OK stored"
+expect_reply "routes: mx1 first again" "$(ask routes mx-mixed.test)" "OK mx1.mx-mixed.test,mx2.mx-mixed.test"
+expect_reply "routed on the inet listener" "$(ask routed - "inet:127.0.0.1:$PORT" | cut -d' ' -f1-2)" "OK mx-mixed.test=mx1.mx-mixed.test"
+# probe=1: stsguardd asks the MX itself which certificate failure it is
+ip=$(awk -F'\t' '$1 == "mx1.mx-wrongname.test" {print $2}' "$WORLD_HOSTS")
+r=$(ask tlsrpt "domain=mx-wrongname.test result=certificate-not-trusted mx=mx1.mx-wrongname.test ip=$ip probe=1")
+expect_reply "probe=1 is answered once stored" "$r" "OK stored"
+RESULTS | grep -q " mx-wrongname.test .*certificate-host-mismatch .*stsguardd%20STARTTLS%20probe" &&
+	ok "the probe turned certificate-not-trusted into certificate-host-mismatch" || bad "probe: $(RESULTS | grep mx-wrongname)"
+ip=$(awk -F'\t' '$1 == "mx1.enforce-ok.test" {print $2}' "$WORLD_HOSTS")
+r=$(ask tlsrpt "domain=enforce-ok.test result=certificate-not-trusted mx=mx1.enforce-ok.test ip=$ip probe=1")
+expect_reply "probe of a sound MX" "$r" "OK stored"
+RESULTS | grep -q " enforce-ok.test .*certificate-not-trusted .*stsguardd%20probe:%20success" &&
+	ok "a sound MX keeps the adapter's result, the reason says what the probe saw" || bad "probe ok: $(RESULTS | grep 'enforce-ok.test.*not-trusted')"
+
 echo "--- the daily report: stsguardd sends yesterday's report to the https rua"
 # Yesterday's first send time (00:00Z-04:00Z + a per-host offset) has passed,
 # so once yesterday has results a pass sends them; SIGHUP asks for a pass now.

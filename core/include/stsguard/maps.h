@@ -18,6 +18,11 @@
  *                   (never policy_failure: it forces a failure).
  *   policy          native, versioned: the full verdict for our adapters.
  *   prefetch        start discovery, answer at once.
+ *   routes          the MX hosts a policy allows, in preference order
+ *                   ("OK mx1.a.test,mx2.a.test"), for adapters that must
+ *                   pin the route themselves (OpenSMTPD cannot filter MX
+ *                   hosts); "NOTFOUND " without such hosts, "TEMP <reason>"
+ *                   when discovery could not find out.
  *
  * Rendering is pure: a discovery result (or none) in, one reply payload out.
  */
@@ -42,6 +47,7 @@ typedef enum stsguard_map {
 	STSGUARD_MAP_POSTFIX_TLSRPT,
 	STSGUARD_MAP_POLICY,
 	STSGUARD_MAP_PREFETCH,
+	STSGUARD_MAP_ROUTES,
 	STSGUARD_MAP_COUNT_
 } stsguard_map;
 

@@ -62,6 +62,7 @@ typedef struct stsguard_tlsrpt_intake {
 	char helo[256];            /* receiving MX's EHLO name */
 	char reason[STSGUARD_TLSRPT_TEXT_MAX + 1]; /* failure-reason-code */
 	int64_t time;              /* 0: not given (the daemon uses now) */
+	int probe;                 /* probe=1: the daemon may check the MX itself to classify a certificate failure */
 } stsguard_tlsrpt_intake;
 
 /*
