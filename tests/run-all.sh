@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # run-all.sh - every test stsguard has: the dev build (warnings are errors)
 # with the whole ctest suite, the same suite under ASan+UBSan, and each
-# libFuzzer target for FUZZ_SECONDS (default 60). World tests need root
+# libFuzzer target for FUZZ_SECONDS (default 30). World tests need root
 # (network namespaces); they are skipped with a message otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 JOBS=${JOBS:-$(nproc)}
 
 step() { printf '\n=== %s\n' "$*"; }
