@@ -77,17 +77,6 @@ static void skip_ws(struct parser *ps)
 	}
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at pos (after "\u"); -1 if not. */
 static long hex4(const struct parser *ps, size_t pos)
 {
@@ -96,7 +85,7 @@ static long hex4(const struct parser *ps, size_t pos)
 	if (ps->len - pos < 4)
 		return -1;
 	for (size_t i = 0; i < 4; i++) {
-		int h = hexval(ps->p[pos + i]);
+		int h = sg_hexval(ps->p[pos + i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

@@ -150,15 +150,6 @@ static stsguard_status get_array(const stsguard_json_doc *doc, const stsguard_js
 	return STSGUARD_OK;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Copies of the strings of a "policy-string" / "mx-host" array (NULL: none). */
 static stsguard_status copy_strings(const stsguard_json_doc *doc, const stsguard_json_value *arr, const char *where,
                                     const char *name, bool lower, char ***out, size_t *n, stsguard_err *err)
@@ -173,18 +164,18 @@ static stsguard_status copy_strings(const stsguard_json_doc *doc, const stsguard
 	size_t i = 0;
 	for (const stsguard_json_value *e = stsguard_json_first(doc, arr); e != NULL; e = stsguard_json_next(doc, e), i++) {
 		if (e->type != STSGUARD_JSON_STRING) {
-			free_strings(v, i);
+			sg_free_strings(v, i);
 			return sg_err(err, STSGUARD_INVALID, "datagram: %s\"%s\"[%zu] is %s, not a string", where, name, i,
 			              stsguard_json_type_name(e->type));
 		}
 		if (e->len > STSGUARD_TLSRPT_TEXT_MAX) {
-			free_strings(v, i);
+			sg_free_strings(v, i);
 			return sg_err(err, STSGUARD_TOOBIG, "datagram: %s\"%s\"[%zu] is %zu bytes, more than %u", where,
 			              name, i, e->len, STSGUARD_TLSRPT_TEXT_MAX);
 		}
 		v[i] = sg_strndup(e->text, e->len);
 		if (v[i] == NULL) {
-			free_strings(v, i);
+			sg_free_strings(v, i);
 			return sg_err(err, STSGUARD_NOMEM, "datagram: out of memory");
 		}
 		if (lower)

@@ -19,17 +19,6 @@
 #include "stsguard/tlsrpt_store.h"
 #include "util.h"
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decode value v (vlen bytes) into out (size outsz, NUL-terminated). */
 static stsguard_status unescape(const char *name, const char *v, size_t vlen, char *out, size_t outsz,
                                 stsguard_err *err)
@@ -41,8 +30,8 @@ static stsguard_status unescape(const char *name, const char *v, size_t vlen, ch
 			int h, l;
 			if (i + 2 >= vlen)
 				return sg_err(err, STSGUARD_INVALID, "%s: truncated %%HH escape", name);
-			h = hexval((unsigned char)v[i + 1]);
-			l = hexval((unsigned char)v[i + 2]);
+			h = sg_hexval((unsigned char)v[i + 1]);
+			l = sg_hexval((unsigned char)v[i + 2]);
 			if (h < 0 || l < 0)
 				return sg_err(err, STSGUARD_INVALID, "%s: bad %%HH escape", name);
 			c = (unsigned char)(h * 16 + l);

@@ -21,17 +21,6 @@
 
 /* ---- mailto: (RFC 6068) ---- */
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* An LDH domain name of at least two labels: what an rua recipient may be. */
 static bool ldh_domain(const char *d, size_t len)
 {
@@ -103,8 +92,8 @@ static stsguard_status mailto_parse(const char *uri, size_t len, char addrs[][ST
 			unsigned char c = (unsigned char)uri[pos];
 			if (c == '%') {
 				int h, l;
-				if (pos + 2 >= end || (h = hexval((unsigned char)uri[pos + 1])) < 0 ||
-				    (l = hexval((unsigned char)uri[pos + 2])) < 0)
+				if (pos + 2 >= end || (h = sg_hexval((unsigned char)uri[pos + 1])) < 0 ||
+				    (l = sg_hexval((unsigned char)uri[pos + 2])) < 0)
 					return sg_err(err, STSGUARD_INVALID, "bad %%-escape in mailto: URI");
 				c = (unsigned char)(h * 16 + l);
 				pos += 3;

@@ -109,21 +109,12 @@ static bool policy_type_parse_n(const char *s, size_t len, stsguard_policy_type 
 	return false;
 }
 
-static void free_strings(char **v, size_t n)
-{
-	if (v == NULL)
-		return;
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void stsguard_tlsrpt_result_clear(stsguard_tlsrpt_result *r)
 {
 	if (r == NULL)
 		return;
-	free_strings(r->policy_strings, r->n_policy_strings);
-	free_strings(r->mx_host_patterns, r->n_mx_host_patterns);
+	sg_free_strings(r->policy_strings, r->n_policy_strings);
+	sg_free_strings(r->mx_host_patterns, r->n_mx_host_patterns);
 	memset(r, 0, sizeof *r);
 }
 
@@ -557,17 +548,6 @@ static bool at_end(const struct lexer *lx)
 	return lx->p == lx->end && !lx->after_space;
 }
 
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Unescape a text token into out (cap bytes of text plus a NUL). */
 static stsguard_status unescape(const char *t, size_t tlen, char *out, size_t cap, size_t *olen)
 {
@@ -582,7 +562,7 @@ static stsguard_status unescape(const char *t, size_t tlen, char *out, size_t ca
 		if (c == '%') {
 			if (tlen - i < 3)
 				return STSGUARD_INVALID;
-			int hi = hexval((unsigned char)t[i + 1]), lo = hexval((unsigned char)t[i + 2]);
+			int hi = sg_hexval((unsigned char)t[i + 1]), lo = sg_hexval((unsigned char)t[i + 2]);
 			if (hi < 0 || lo < 0)
 				return STSGUARD_INVALID;
 			c = (unsigned char)(hi * 16 + lo);

@@ -163,3 +163,12 @@ char *sg_buf_take(sg_buf *b)
 	sg_buf_init(b, b->limit);
 	return p;
 }
+
+void sg_free_strings(char **v, size_t n)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}

@@ -25,6 +25,21 @@ static inline bool sg_is_alnum(unsigned char c) { return sg_is_alpha(c) || sg_is
 static inline bool sg_is_wsp(unsigned char c) { return c == ' ' || c == '\t'; }
 static inline char sg_lower(char c) { return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c; }
 
+/* Value of a hex digit of either case; -1 for anything else. */
+static inline int sg_hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Free n strings and the array holding them; NULL is a no-op. */
+void sg_free_strings(char **v, size_t n);
+
 /* Format into err->msg if err is not NULL; returns status for tail calls. */
 stsguard_status sg_err(stsguard_err *err, stsguard_status status, const char *fmt, ...) STSG_PRINTF(3, 4);
 

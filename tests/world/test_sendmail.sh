@@ -67,51 +67,9 @@ cleanup() {
 trap cleanup EXIT
 
 # ------------------------------------------------------------ the packages
-CACHE=${STSGUARD_DEB_CACHE:-}
-if [ -z "$CACHE" ]; then
-	if [ -n "${XDG_CACHE_HOME:-}" ]; then CACHE=$XDG_CACHE_HOME/stsguard/debs; else CACHE=$REPO/build/debs; fi
-fi
-mkdir -p "$CACHE" || { echo "FAIL: cannot create $CACHE"; exit 1; }
-APTLOG=$TOP/apt.log
-NO_NETWORK='Temporary failure resolving|Could not resolve|Unable to connect|Could not connect|Network is unreachable|No route to host|Connection timed out|Connection refused|Connection failed'
-
-# fetch_deb PKG: print the path of PKG's .deb (downloaded into the cache the
-# first time); 77 when the download failed for lack of network.
-fetch_deb() {
-	local pkg=$1 deb tmp try
-	(
-		flock 8
-		deb=$(ls "$CACHE/${pkg}"_*.deb 2>/dev/null | sort -V | tail -1)
-		if [ -n "$deb" ] && dpkg-deb --info "$deb" >/dev/null 2>&1; then echo "$deb"; exit 0; fi
-		tmp=$(mktemp -d "$CACHE/.dl.XXXXXX")
-		chmod 755 "$tmp"
-		for try in 1 2; do
-			if (cd "$tmp" && apt-get download "$pkg") >>"$APTLOG" 2>&1; then
-				deb=$(ls "$tmp/${pkg}"_*.deb 2>/dev/null | head -1)
-				if [ -n "$deb" ]; then
-					mv "$deb" "$CACHE/" && rm -rf "$tmp" && echo "$CACHE/${deb##*/}" && exit 0
-				fi
-			fi
-			grep -Eq "$NO_NETWORK" "$APTLOG" && break
-			[ "$try" = 1 ] && apt-get update -q >>"$APTLOG" 2>&1
-		done
-		rm -rf "$tmp"
-		grep -Eq "$NO_NETWORK" "$APTLOG" && exit 77
-		exit 1
-	) 8>>"$CACHE/.lock"
-}
+. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs
 for pkg in sendmail-bin sendmail-base sendmail-cf; do
-	deb=$(fetch_deb "$pkg")
-	rc=$?
-	if [ "$rc" = 77 ]; then
-		echo "SKIP: apt-get download $pkg failed: no network to the Debian mirrors:"
-		tail -5 "$APTLOG" | sed 's/^/  /'
-		exit 77
-	elif [ "$rc" != 0 ]; then
-		echo "FAIL: apt-get download $pkg failed:"
-		tail -20 "$APTLOG" | sed 's/^/  /'
-		exit 1
-	fi
+	deb=$(fetch_or_skip "$pkg") || exit $?
 	dpkg-deb -x "$deb" "$SMROOT" || { echo "FAIL: dpkg-deb -x $deb"; exit 1; }
 	echo "unpacked ${deb##*/}"
 done
