@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: smq [-p] [-t S] ENDPOINT MAP KEY [MAP KEY...] | smq -r [-t S] ENDPOINT\n");
 		return 2;
 	}
+	/* A server that dies mid-request must not kill us before the replies we got are printed. */
+	signal(SIGPIPE, SIG_IGN);
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	int fd = connect_to(argv[i]);
 	if (fd < 0) {
 		fprintf(stderr, "smq: cannot connect to %s: %s\n", argv[i], strerror(errno));
@@ -143,7 +147,7 @@ int main(int argc, char **argv)
 		close(fd);
 		return 0;
 	}
-	int n = (argc - i - 1) / 2, rc = 0;
+	int n = (argc - i - 1) / 2, rc = 0, sent = 0;
 	for (int k = 0; k < n; k++) {
 		char payload[2048], frame[2100];
 		size_t flen;
@@ -153,11 +157,16 @@ int main(int argc, char **argv)
 			rc = 3;
 			break;
 		}
+		sent++;
 		if (!pipeline && (rc = read_reply(fd)) != 0)
 			break;
 	}
-	for (int k = 0; pipeline && rc == 0 && k < n; k++)
-		rc = read_reply(fd);
+	/* Pipelined: the replies to what was sent, also when the server went away mid-way. */
+	int rrc = 0;
+	for (int k = 0; pipeline && rrc == 0 && k < sent; k++)
+		rrc = read_reply(fd);
+	if (pipeline && rrc != 0)
+		rc = rrc;
 	close(fd);
 	return rc;
 }

@@ -291,8 +291,8 @@ if [ "$VALGRIND" != 1 ]; then
 		rec_pids="$rec_pids $!"
 	done
 	# Kill once ingestion is under way (some results on disk), not after it.
-	for _ in $(seq 1 500); do
-		[ "$(cat "$D"/dcache/tlsrpt/*.results 2>/dev/null | wc -l)" -gt 1000 ] && break
+	for _ in $(seq 1 3000); do # bounded (slow builds: ASan, valgrind); the kill must come after some acks
+		[ "$(cat "$D"/dcache/tlsrpt/*.results 2>/dev/null | grep -c ' k[1-4]-')" -gt 300 ] && break
 		sleep 0.01
 	done
 	kill -KILL "$DPID"
