@@ -19,8 +19,10 @@
  *     §5.6); without an MX name the reason says the type is unknown;
  *   - the client continues over TLS on a verifying action -> success.
  *   On an opportunistic action smtpd continues over TLS whatever the
- *   certificate: there a TLS session is not reported at all (it is neither
- *   known good nor known bad); a missing STARTTLS still is.
+ *   certificate: there a TLS session is reported as success with probe=1,
+ *   and stsguardd's own STARTTLS probe of that MX turns it into the
+ *   certificate failure it finds (testing domains learn what enforce would
+ *   have refused).
  * Which domain and MX a session served: the recipient domains of its
  * tx-rcpt events; a failed session has none, so its IP address is matched
  * against the routes stsguardd handed out lately (routed map, §5.8) by
@@ -244,8 +246,12 @@ static void send_result(struct fsg *f, const struct sess *s, const char *domain,
 		put_token(key, sizeof key, &len, "helo", s->helo);
 	if (reason != NULL)
 		put_token(key, sizeof key, &len, "reason", reason);
-	/* the events cannot tell untrusted from expired from another name: stsguardd asks the MX itself */
-	if (strcmp(result, "certificate-not-trusted") == 0 && mx != NULL && mx[0] != '\0')
+	/*
+	 * The events cannot tell untrusted from expired from another name, and an
+	 * opportunistic session's certificate was never checked: stsguardd asks the MX itself.
+	 */
+	if ((strcmp(result, "certificate-not-trusted") == 0 || (strcmp(result, "success") == 0 && !f->verified)) &&
+	    mx != NULL && mx[0] != '\0')
 		put_token(key, sizeof key, &len, "probe", "1");
 	int r = f->ops->query(f->ctx, "tlsrpt", key, reply, sizeof reply);
 	if (r == 0 && strncmp(reply, "OK", 2) == 0) {
@@ -256,6 +262,32 @@ static void send_result(struct fsg *f, const struct sess *s, const char *domain,
 		fsg_log(f, "%016llx %s %s: not recorded: %s", (unsigned long long)s->id, domain, result,
 		        r == 0 ? reply : "stsguardd unreachable");
 	}
+}
+
+/*
+ * A domain smtpd routed itself (testing: no pinned route, so not in
+ * `routed`): its policy MX hosts (routes map), the one with the session's
+ * address. 1 when a result was sent.
+ */
+static int report_by_routes(struct fsg *f, const struct sess *s, const char *domain, const char *result,
+                            const char *reason)
+{
+	static char reply[SMC_REPLY_MAX + 1];
+	if (f->ops->query(f->ctx, "routes", domain, reply, sizeof reply) != 0 || strncmp(reply, "OK ", 3) != 0)
+		return 0;
+	for (char *p = reply + 3; *p != '\0';) {
+		char *end = strchr(p, ',');
+		if (end != NULL)
+			*end = '\0';
+		if (hostname_ok(p) && host_has_ip(f, p, s->ip)) {
+			send_result(f, s, domain, p, result, reason);
+			return 1;
+		}
+		if (end == NULL)
+			break;
+		p = end + 1;
+	}
+	return 0;
 }
 
 /* The routes stsguardd handed out that this session's IP belongs to; mx of domain (or any domain when NULL). */
@@ -287,7 +319,7 @@ static void report_routed(struct fsg *f, const struct sess *s, const char *only_
 			break;
 		p = end + 1;
 	}
-	if (!found && only_domain != NULL)
+	if (!found && only_domain != NULL && !report_by_routes(f, s, only_domain, result, reason))
 		send_result(f, s, only_domain, NULL, result, reason);
 	else if (!found)
 		fsg_log(f, "%016llx %s from %s: no routed domain has this address; not reported",
@@ -302,8 +334,8 @@ static void finish(struct fsg *f, struct sess *s)
 	if (!s->connected)
 		return; /* never reached the MX: nothing about TLS to say */
 	if (s->tls && s->after_tls) {
-		if (f->verified)
-			result = "success";
+		/* verified: smtpd checked the certificate; opportunistic: stsguardd's probe checks it (send_result) */
+		result = "success";
 	} else if (s->starttls_sent && (s->starttls_accepted || s->tls)) {
 		if (f->verified) {
 			result = "certificate-not-trusted";

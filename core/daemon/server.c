@@ -1175,12 +1175,14 @@ static void record_finish(struct server *s, struct req *r, const stsguard_tlsrpt
 
 /*
  * probe=1 on a certificate failure the adapter could not classify
- * (OpenSMTPD): the MX is asked on a worker thread first (starttls_probe.h).
+ * (OpenSMTPD), or on a TLS session whose certificate nobody checked (an
+ * opportunistic delivery to a testing domain, result=success): the MX is
+ * asked on a worker thread first (starttls_probe.h).
  */
 static int wants_probe(const stsguard_tlsrpt_intake *in)
 {
 	return in->probe && in->has_result && in->ip[0] != '\0' && in->mx[0] != '\0' &&
-	       (in->result == STSGUARD_RESULT_CERTIFICATE_NOT_TRUSTED ||
+	       (in->result == STSGUARD_RESULT_SUCCESS || in->result == STSGUARD_RESULT_CERTIFICATE_NOT_TRUSTED ||
 	        in->result == STSGUARD_RESULT_CERTIFICATE_HOST_MISMATCH ||
 	        in->result == STSGUARD_RESULT_CERTIFICATE_EXPIRED);
 }
@@ -1196,6 +1198,9 @@ static void probe_done(struct server *s, struct pool_job *job)
 	    job->probe_result <= STSGUARD_RESULT_CERTIFICATE_EXPIRED) {
 		in->result = job->probe_result;
 		snprintf(reason, sizeof reason, "stsguardd STARTTLS probe of %s: %s", in->ip, job->probe_detail);
+	} else if (in->result == STSGUARD_RESULT_SUCCESS) {
+		/* An unchecked session whose MX passes (or cannot be asked): recorded as the adapter saw it. */
+		reason[0] = '\0';
 	} else {
 		/* The MX looks fine now, or could not be asked: the adapter's result stands. */
 		snprintf(reason, sizeof reason, "%s (stsguardd probe: %s)", in->reason,

@@ -38,6 +38,10 @@ static int fake_query(void *ctx, const char *map, const char *key, char *reply, 
 		snprintf(reply, replysz, "OK stored");
 	} else if (strcmp(map, "routed") == 0) {
 		snprintf(reply, replysz, "%s", routed_reply);
+	} else if (strcmp(map, "routes") == 0) {
+		if (strcmp(key, "t-selfsigned.test") != 0)
+			return snprintf(reply, replysz, "NOTFOUND "), 0;
+		snprintf(reply, replysz, "OK mx0.t-selfsigned.test,mx1.t-selfsigned.test");
 	} else if (strcmp(map, "policy") == 0) {
 		const char *mode = strcmp(key, "plain.test") == 0 ? "-" : strncmp(key, "t-", 2) == 0 ? "testing" : "enforce";
 		snprintf(reply, replysz, "OK v=1 verdict=%s mode=%s id=x ttl=1 mx=- dane=0 tlsrpt=1 error=- dane_all=0",
@@ -54,6 +58,8 @@ static int fake_resolve(void *ctx, const char *host, char (*addrs)[INET6_ADDRSTR
 		const char *host, *ip;
 	} dns[] = {
 		{"mx1.mx-selfsigned.test", "127.0.3.40"},
+		{"mx0.t-selfsigned.test", "127.0.3.99"},
+		{"mx1.t-selfsigned.test", "127.0.3.54"},
 		{"mx1.enforce-ok.test", "127.0.3.1"},
 		{"mx1.enforce-ok.test", "2001:db8::1"},
 	};
@@ -165,10 +171,10 @@ static void test_streams(void)
 		 1,
 		 "domain=t-nostarttls.test result=starttls-not-supported ip=127.0.3.57 "
 		 "reason=no%20STARTTLS%20in%20the%20EHLO%20reply"},
-		{"opportunistic TLS: neither good nor bad is known", 0,
+		{"opportunistic TLS: success, checked by stsguardd's probe of the MX the address belongs to", 0,
 		 CONNECT("00000000000000ae", "127.0.3.54") PRE_TLS("00000000000000ae") TLS("00000000000000ae")
 		     TX("00000000000000ae", "u@t-selfsigned.test") BYE("00000000000000ae"),
-		 0, NULL},
+		 1, "domain=t-selfsigned.test result=success mx=mx1.t-selfsigned.test ip=127.0.3.54 helo=mx1.test probe=1"},
 		{"no policy: nothing", 1,
 		 CONNECT("00000000000000af", "127.0.3.60") PRE_TLS("00000000000000af") TLS("00000000000000af")
 		     TX("00000000000000af", "u@plain.test") BYE("00000000000000af"),
