@@ -29,7 +29,7 @@ if [ -s "$work/verify.log" ]; then
 fi
 for u in $units; do
 	score=$(cd "$work" && systemd-analyze security --offline=true "./$u" 2>/dev/null |
-		sed -n 's/^→ Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
+		sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\) .*/\1/p')
 	[ -n "$score" ] || { echo "$u: no exposure score from systemd-analyze security" >&2; rc=1; continue; }
 	echo "$u: exposure $score"
 	if [ "$(echo "$score $MAX_EXPOSURE" | awk '{print ($1 <= $2)}')" != 1 ]; then
