@@ -77,7 +77,7 @@ hasnt() {
 has stsguard /usr/sbin/stsguardd /usr/bin/stsguard /etc/stsguard/stsguard.conf \
 	/lib/systemd/system/stsguardd.service /usr/lib/sysusers.d/stsguard.conf \
 	/usr/share/man/man1/stsguard.1.gz /usr/share/man/man5/stsguard.conf.5.gz /usr/share/man/man8/stsguardd.8.gz \
-	/usr/share/doc/stsguard/copyright /usr/share/doc/stsguard/configuration.md.gz
+	/usr/share/doc/stsguard/copyright /usr/share/doc/stsguard/configuration.md.gz /usr/share/doc/stsguard/install.md.gz
 hasnt stsguard 'exim|opensmtpd|milter|\.m4$|/include/|libstsguard|\.pc$'
 has stsguard-exim /usr/lib/exim4/stsguard.so /usr/share/stsguard/exim/stsguard-main.conf \
 	/usr/share/stsguard/exim/stsguard-routers.conf /usr/share/stsguard/exim/stsguard-transports.conf \
