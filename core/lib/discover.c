@@ -52,9 +52,14 @@ static int64_t backoff(uint32_t failures)
 	return b < STSGUARD_BACKOFF_MAX ? b : STSGUARD_BACKOFF_MAX;
 }
 
+/* detail holds 256 bytes; a longer message (a long host name) is cut on purpose. */
 static void set_detail(char *detail, const char *msg)
 {
-	snprintf(detail, 256, "%s", msg);
+	size_t n = strlen(msg);
+	if (n > 255)
+		n = 255;
+	memcpy(detail, msg, n);
+	detail[n] = '\0';
 }
 
 /* Resolve mta-sts.<domain>, fetch and parse. *out is the new policy or NULL with *reason set. */

@@ -340,8 +340,8 @@ static stsguard_status parse_value(struct parser *ps, const char *key, size_t ke
 		return STSGUARD_OK;
 	}
 	if (c == '"') {
-		const char *t;
-		size_t tl;
+		const char *t = NULL;
+		size_t tl = 0;
 		st = parse_string(ps, &t, &tl);
 		if (st == STSGUARD_OK)
 			st = new_value(ps, STSGUARD_JSON_STRING, key, key_len, &idx);
@@ -352,8 +352,8 @@ static stsguard_status parse_value(struct parser *ps, const char *key, size_t ke
 		return st;
 	}
 	if (c == '-' || sg_is_digit(c)) {
-		const char *t;
-		size_t tl;
+		const char *t = NULL;
+		size_t tl = 0;
 		st = parse_number(ps, &t, &tl);
 		if (st == STSGUARD_OK)
 			st = new_value(ps, STSGUARD_JSON_NUMBER, key, key_len, &idx);

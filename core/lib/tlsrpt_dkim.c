@@ -64,7 +64,7 @@ stsguard_status stsguard_tlsrpt_dkim_sign(const char *msg, size_t len, const sts
                                           int64_t now, char **out, size_t *outlen, stsguard_err *err)
 {
 	static const char *const signhdrs[] = {STSGUARD_TLSRPT_DKIM_HEADERS, NULL};
-	dkim_alg_t alg;
+	dkim_alg_t alg = DKIM_SIGN_UNKNOWN;
 	DKIM_STAT ds = DKIM_STAT_OK;
 	stsguard_status st;
 
