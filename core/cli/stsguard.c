@@ -861,6 +861,7 @@ static int report_send(int argc, char **argv)
 		.dns = &stsguard_ldns_resolver_ops,
 		.dns_ctx = dns,
 		.sendmail = o.cfg->report_sendmail,
+		.smtp = o.cfg->report_smtp,
 	};
 	stsguard_tlsrpt_send_env env = {
 		.store = o.store,

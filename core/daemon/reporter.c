@@ -105,6 +105,7 @@ static void *run(void *arg)
 		.dns = &stsguard_ldns_resolver_ops,
 		.dns_ctx = r->dns,
 		.sendmail = c->report_sendmail,
+		.smtp = c->report_smtp,
 	};
 	stsguard_tlsrpt_send_env env = {
 		.store = r->store,

@@ -367,6 +367,14 @@ static stsguard_status key_report_sendmail(stsguard_config *c, const char *v, st
 	return set_str(&c->report_sendmail, v, err);
 }
 
+static stsguard_status key_report_smtp(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	stsguard_status st = stsguard_tlsrpt_smtp_url_check(v, err);
+	if (st != STSGUARD_OK)
+		return st;
+	return set_str(&c->report_smtp, v, err);
+}
+
 static stsguard_status key_report_spool(stsguard_config *c, const char *v, stsguard_err *err)
 {
 	return set_path(&c->report_spool, v, err);
@@ -403,6 +411,7 @@ static const struct {
 	{"dkim_domain", key_dkim_domain},
 	{"report_sendmail", key_report_sendmail},
 	{"report_spool", key_report_spool},
+	{"report_smtp", key_report_smtp},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -457,6 +466,7 @@ void stsguard_config_free(stsguard_config *c)
 		free(c->listen[i]);
 	free(c->user);
 	free(c->report_organization);
+	free(c->report_smtp);
 	free(c->report_contact);
 	free(c->report_submitter);
 	free(c->report_from);

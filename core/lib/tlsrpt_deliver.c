@@ -229,10 +229,138 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- SMTP submission (report_smtp) ---- */
+
+stsguard_status stsguard_tlsrpt_smtp_url_check(const char *url, stsguard_err *err)
+{
+	char host[64];
+	const char *p;
+	size_t hl;
+	unsigned char tmp[16];
+	if (url == NULL || strncmp(url, "smtp://", 7) != 0)
+		return sg_err(err, STSGUARD_INVALID, "report_smtp must be smtp://IP:PORT");
+	p = url + 7;
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (close == NULL || close[1] != ':')
+			return sg_err(err, STSGUARD_INVALID, "report_smtp: expected smtp://[IPv6]:PORT");
+		hl = (size_t)(close - p - 1);
+		if (hl == 0 || hl >= sizeof host)
+			return sg_err(err, STSGUARD_INVALID, "report_smtp: bad IPv6 address");
+		memcpy(host, p + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, tmp) != 1)
+			return sg_err(err, STSGUARD_INVALID, "report_smtp: '%s' is not an IPv6 address", host);
+		p = close + 2;
+	} else {
+		const char *colon = strchr(p, ':');
+		hl = colon != NULL ? (size_t)(colon - p) : 0;
+		if (hl == 0 || hl >= sizeof host)
+			return sg_err(err, STSGUARD_INVALID, "report_smtp must be smtp://IP:PORT");
+		memcpy(host, p, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, tmp) != 1)
+			return sg_err(err, STSGUARD_INVALID, "report_smtp: '%s' is not an IP address (no names: nothing to resolve)",
+			              host);
+		p = colon + 1;
+	}
+	unsigned long port = 0;
+	size_t digits = 0;
+	for (; *p >= '0' && *p <= '9' && digits < 6; p++, digits++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (digits == 0 || *p != '\0' || port == 0 || port > 65535)
+		return sg_err(err, STSGUARD_INVALID, "report_smtp: expected a port 1-65535 and nothing after it");
+	return STSGUARD_OK;
+}
+
+struct upload {
+	const char *p;
+	size_t left;
+};
+
+static size_t on_upload(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+	struct upload *u = userdata;
+	size_t n = size * nmemb < u->left ? size * nmemb : u->left;
+	memcpy(buf, u->p, n);
+	u->p += n;
+	u->left -= n;
+	return n;
+}
+
+/*
+ * Submit msg over SMTP (libcurl) to the MTA at conf->smtp, typically the
+ * local one on 127.0.0.1:25. No sendmail binary, so this also works from a
+ * sandbox that forbids set-uid/set-gid programs (NoNewPrivileges). libcurl
+ * does the SMTP dot-stuffing; any non-2xx/3xx reply fails the attempt.
+ */
+static stsguard_status smtp_submit(const stsguard_tlsrpt_deliver_conf *conf, const char *from,
+                                   const char *const *rcpts, size_t n_rcpts, const char *msg, size_t len,
+                                   stsguard_err *err)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", addr[STSGUARD_ADDR_MAX + 3];
+	struct curl_slist *rl = NULL;
+	CURLcode cc = CURLE_OK;
+	stsguard_status st;
+	struct upload up = {msg, len};
+	unsigned timeout_s = conf->sendmail_timeout_s ? conf->sendmail_timeout_s : 120;
+
+	if (stsguard_tlsrpt_smtp_url_check(conf->smtp, err) != STSGUARD_OK)
+		return STSGUARD_INVALID;
+	for (size_t i = 0; i < n_rcpts; i++) {
+		snprintf(addr, sizeof addr, "<%s>", rcpts[i]);
+		struct curl_slist *nl = curl_slist_append(rl, addr);
+		if (nl == NULL) {
+			curl_slist_free_all(rl);
+			return sg_err(err, STSGUARD_NOMEM, "out of memory");
+		}
+		rl = nl;
+	}
+	CURL *easy = curl_easy_init();
+	if (easy == NULL) {
+		curl_slist_free_all(rl);
+		return sg_err(err, STSGUARD_NOMEM, "out of memory");
+	}
+	snprintf(addr, sizeof addr, "<%s>", from);
+#define OPT(o, v)                                            \
+	do {                                                 \
+		if (cc == CURLE_OK)                          \
+			cc = curl_easy_setopt(easy, o, v);   \
+	} while (0)
+	OPT(CURLOPT_ERRORBUFFER, errbuf);
+	OPT(CURLOPT_URL, conf->smtp);
+	OPT(CURLOPT_PROTOCOLS_STR, "smtp");
+	OPT(CURLOPT_PROXY, "");
+	OPT(CURLOPT_NOPROXY, "*");
+	OPT(CURLOPT_MAIL_FROM, addr);
+	OPT(CURLOPT_MAIL_RCPT, rl);
+	OPT(CURLOPT_UPLOAD, 1L);
+	OPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)len);
+	OPT(CURLOPT_READFUNCTION, on_upload);
+	OPT(CURLOPT_READDATA, (void *)&up);
+	OPT(CURLOPT_TIMEOUT_MS, (long)timeout_s * 1000L);
+	OPT(CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	OPT(CURLOPT_NOSIGNAL, 1L);
+	OPT(CURLOPT_FORBID_REUSE, 1L);
+#undef OPT
+	if (cc == CURLE_OK)
+		cc = curl_easy_perform(easy);
+	if (cc == CURLE_OK)
+		st = sg_err(err, STSGUARD_OK, "accepted by %s", conf->smtp);
+	else
+		st = sg_err(err, cc == CURLE_OPERATION_TIMEDOUT ? STSGUARD_TIMEOUT : STSGUARD_TEMPFAIL, "%s: %s", conf->smtp,
+		            errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc));
+	curl_easy_cleanup(easy);
+	curl_slist_free_all(rl);
+	return st;
+}
+
 static stsguard_status real_sendmail(void *ctx, const char *from, const char *const *rcpts, size_t n_rcpts,
                                      const char *msg, size_t len, stsguard_err *err)
 {
 	const stsguard_tlsrpt_deliver_conf *conf = ctx;
+	if (conf->smtp != NULL && conf->smtp[0] != '\0')
+		return smtp_submit(conf, from, rcpts, n_rcpts, msg, len, err);
 	char buf[1024];
 	char *argv[STSGUARD_SENDMAIL_ARGS_MAX + 4 + STSGUARD_MAILTO_ADDRS_MAX];
 	size_t n;

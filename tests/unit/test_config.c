@@ -429,7 +429,8 @@ static void keys_list(void)
 		                            "log_level",     "max_clients",   "max_domains",
 		                            "tlsrpt_dir", "tlsrpt_retention", "report_organization", "report_contact",
 		                            "report_submitter", "report_from", "dkim_key", "dkim_selector",
-		                            "dkim_domain", "report_sendmail", "report_spool", "tlsrpt_socket" };
+		                            "dkim_domain", "report_sendmail", "report_spool", "tlsrpt_socket",
+		                            "report_smtp" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 

@@ -157,5 +157,24 @@ log=$TOP/spool/$DAY2.sent
 	ok "delivery log: fail, fail, ok" || bad "delivery log: $(cat "$log")"
 sed 's/^/     log: /' "$log"
 
+echo "--- report_smtp: the same mail submitted by SMTP (no sendmail binary), to the rua's MX"
+MXIP=$(awk -F'\t' '$1 == "mx.reports.test" {print $2}' "$WORLD_HOSTS")
+sed -e "s|^report_spool = .*|report_spool = $TOP/spool-smtp|" -e '/^report_sendmail/d' "$CONF" >"$TOP/smtp.conf"
+echo "report_smtp = smtp://$MXIP:25" >>"$TOP/smtp.conf"
+OUT=$("$W" exec "$D" env STSGUARD_TEST_NOW="$((NOW1 + 120))" "$STSGUARD" report send -c "$TOP/smtp.conf" --day $DAY1 2>&1)
+RC=$?
+printf '%s\n' "$OUT" | sed 's/^/     | /'
+case $OUT in *"enforce-ok.test mailto:tlsrpt@reports.test: ok: accepted"*) ok "submitted by SMTP" ;; *) bad "report_smtp pass: $OUT" ;; esac
+if "$W" wait-mail "$D" mx.reports.test 2 30; then
+	check "the SMTP-submitted mail parses back (MIME, gzip, JSON, DKIM)" \
+		/usr/bin/python3 "$HERE/check_report.py" mail "$WORLD_SPOOL/mx.reports.test.mbox" enforce-ok.test $DAY1 "$TOP/dkim.pem"
+else
+	bad "no second report mail at mx.reports.test"
+fi
+"$W" exec "$D" "$STSGUARD" checkconf -c "$TOP/smtp.conf" >/dev/null 2>&1 && ok "checkconf accepts report_smtp" || bad "checkconf"
+printf 'report_smtp = smtp://mx.example:25\n' >"$TOP/bad.conf"
+"$STSGUARD" checkconf -c "$TOP/bad.conf" >/dev/null 2>&1 && bad "report_smtp with a host name accepted" ||
+	ok "report_smtp with a host name is refused (nothing to resolve)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

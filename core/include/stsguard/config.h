@@ -56,6 +56,7 @@ typedef struct stsguard_config {
 	char *dkim_key;                  /* "dkim_key": PEM private key file; NULL: mail reports are not sent */
 	char *dkim_selector;             /* "dkim_selector" */
 	char *dkim_domain;               /* "dkim_domain"; NULL: the domain of report_from */
+	char *report_smtp;               /* "report_smtp": smtp://IP:PORT instead of report_sendmail; NULL: not set */
 	char *report_sendmail;           /* "report_sendmail": command and arguments, no shell */
 	char *report_spool;              /* "report_spool": the attempt log of report delivery */
 } stsguard_config;

@@ -85,11 +85,19 @@ typedef struct stsguard_tlsrpt_deliver_conf {
 	const struct stsguard_resolver_ops *dns; /* resolves the collector (one resolver for all DNS) */
 	void *dns_ctx;
 	const char *sendmail;           /* "/usr/sbin/sendmail -oi": split on spaces, run with execv */
+	const char *smtp;               /* NULL, or "smtp://IP:PORT": submit by SMTP there instead of sendmail */
 	unsigned sendmail_timeout_s;    /* 0 means 120 */
 } stsguard_tlsrpt_deliver_conf;
 
 /* The real thing: libcurl and fork/execv. ctx is a stsguard_tlsrpt_deliver_conf *. */
 STSGUARD_EXPORT extern const stsguard_tlsrpt_deliver_ops stsguard_tlsrpt_real_deliver_ops;
+
+/*
+ * Is url a usable report_smtp value: "smtp://" an IPv4 literal or a
+ * bracketed IPv6 literal, ":" a port, nothing else (no name to resolve, no
+ * credentials, no path)? STSGUARD_OK or STSGUARD_INVALID with the reason.
+ */
+STSGUARD_EXPORT stsguard_status stsguard_tlsrpt_smtp_url_check(const char *url, stsguard_err *err);
 
 /*
  * Split a report_sendmail value into argv (at most STSGUARD_SENDMAIL_ARGS_MAX
