@@ -385,6 +385,11 @@ RCONF
 	[[ $line == *"R=stsguard_none T=remote_smtp "*" H=mx.reports.test "* ]] &&
 		ok "the report mails went out through Exim: $(grep -c ' => tlsrpt@reports.test ' "$LOG")" || bad "report mail in Exim's log: '$line' ($out)"
 	mbox=$(awk -F'\t' '$1 == "mx.reports.test" {print $4}' "$WORLD_HOSTS")
+	if [ "${EXIM_TEST_SHOW_REPORT:-0}" = 1 ]; then
+		echo "    the report of enforce-ok.test for $TODAY (what its rua receives, gzipped):"
+		x env STSGUARD_TEST_NOW=$(($(date -u -d "$TODAY" +%s) + 90000)) "$STSGUARD" report show enforce-ok.test \
+			--day "$TODAY" -c "$TOP/report.conf" | sed 's/^/    /'
+	fi
 	# Reports go out in policy-domain order; rogue-first.test is the last with a mailto: rua.
 	if /usr/bin/python3 "$HERE/check_report.py" mail "$mbox" rogue-first.test "$TODAY" "$TOP/dkim.pem" >"$TOP/mailcheck" 2>&1; then
 		ok "the receiver parsed it back: MIME, gzip JSON of rogue-first.test, DKIM verified by python3-dkim"
