@@ -129,7 +129,7 @@ static void *run(void *arg)
 		stsguard_err err = {""};
 		memset(&sum, 0, sizeof sum);
 		env.now = now;
-		stsguard_status st = stsguard_tlsrpt_send_due(&env, r->seed, STSGUARD_TLSRPT_SPREAD_DEFAULT,
+		stsguard_status st = stsguard_tlsrpt_send_due(&env, r->seed, c->report_spread,
 		                                              c->tlsrpt_retention, &wake, &sum, &err);
 		if (st != STSGUARD_OK)
 			dlog(LOG_ERR, "tlsrpt report: %s", err.msg);

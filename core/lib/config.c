@@ -268,6 +268,11 @@ static stsguard_status key_tlsrpt_retention(stsguard_config *c, const char *v, s
 	return parse_uint(v, 1, STSGUARD_TLSRPT_RETENTION_MAX, &c->tlsrpt_retention, err);
 }
 
+static stsguard_status key_report_spread(stsguard_config *c, const char *v, stsguard_err *err)
+{
+	return parse_uint(v, 0, STSGUARD_TLSRPT_SPREAD_MAX, &c->report_spread, err);
+}
+
 static stsguard_status key_tlsrpt_socket(stsguard_config *c, const char *v, stsguard_err *err)
 {
 	if (strlen(v) >= 108)
@@ -412,6 +417,7 @@ static const struct {
 	{"report_sendmail", key_report_sendmail},
 	{"report_spool", key_report_spool},
 	{"report_smtp", key_report_smtp},
+	{"report_spread", key_report_spread},
 };
 
 const char *const *stsguard_config_keys(void)
@@ -440,6 +446,7 @@ stsguard_status stsguard_config_new(stsguard_config **out)
 	c->max_clients = 1024;
 	c->max_domains = 1000000;
 	c->tlsrpt_retention = STSGUARD_TLSRPT_RETENTION_DEFAULT;
+	c->report_spread = STSGUARD_TLSRPT_SPREAD_DEFAULT;
 	c->cache_dir = sg_strndup(STSGUARD_DEFAULT_CACHE_DIR, strlen(STSGUARD_DEFAULT_CACHE_DIR));
 	c->report_spool = sg_strndup(STSGUARD_DEFAULT_REPORT_SPOOL, strlen(STSGUARD_DEFAULT_REPORT_SPOOL));
 	c->report_sendmail = sg_strndup(STSGUARD_DEFAULT_SENDMAIL, strlen(STSGUARD_DEFAULT_SENDMAIL));

@@ -430,7 +430,7 @@ static void keys_list(void)
 		                            "tlsrpt_dir", "tlsrpt_retention", "report_organization", "report_contact",
 		                            "report_submitter", "report_from", "dkim_key", "dkim_selector",
 		                            "dkim_domain", "report_sendmail", "report_spool", "tlsrpt_socket",
-		                            "report_smtp" };
+		                            "report_smtp", "report_spread" };
 	const char *const *keys = stsguard_config_keys();
 	size_t n = 0;
 
@@ -501,6 +501,7 @@ static void report_keys(void)
 		CHECK_STR(c->dkim_selector, "tlsrpt", "default dkim_selector");
 		CHECK_STR(c->report_sendmail, "/usr/sbin/sendmail -oi", "default report_sendmail");
 		CHECK_STR(c->report_spool, "/var/lib/stsguard/tlsrpt-sent", "default report_spool");
+		CHECK_INT(c->report_spread, 14400, "default report_spread: four hours");
 		CHECK_TRUE(c->report_organization == NULL && c->report_contact == NULL && c->report_submitter == NULL &&
 		               c->report_from == NULL && c->dkim_key == NULL && c->dkim_domain == NULL,
 		           "report keys without default are unset");
@@ -517,7 +518,8 @@ static void report_keys(void)
 	                           "dkim_selector = tlsrpt-2026.a\n"
 	                           "dkim_domain = example.net\n"
 	                           "report_sendmail = /usr/sbin/sendmail  -oi -odq\n"
-	                           "report_spool = /srv/sent\n";
+	                           "report_spool = /srv/sent\n"
+	                           "report_spread = 0\n";
 	c = NULL;
 	if (CHECK_STATUS(stsguard_config_parse(good, strlen(good), NAME, &c, &err), STSGUARD_OK, "report keys")) {
 		CHECK_STR(c->tlsrpt_dir, "/srv/tlsrpt", "tlsrpt_dir");
@@ -531,6 +533,7 @@ static void report_keys(void)
 		CHECK_STR(c->dkim_domain, "example.net", "dkim_domain");
 		CHECK_STR(c->report_sendmail, "/usr/sbin/sendmail  -oi -odq", "report_sendmail");
 		CHECK_STR(c->report_spool, "/srv/sent", "report_spool");
+		CHECK_INT(c->report_spread, 0, "report_spread 0: at 00:00Z");
 	}
 	stsguard_config_free(c);
 
@@ -545,7 +548,8 @@ static void report_keys(void)
 		"dkim_selector = -x\n",             "dkim_selector = a..b\n",
 		"dkim_selector = a_b\n",            "dkim_domain = 1.2.3.4.5 6\n",
 		"report_sendmail = sendmail -oi\n", "report_sendmail = /a 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16\n",
-		"report_spool = spool\n",
+		"report_spool = spool\n",          "report_spread = 43201\n",
+		"report_spread = -1\n",            "report_spread = 4h\n",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		c = &sentinel;

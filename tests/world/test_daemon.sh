@@ -44,6 +44,7 @@ report_contact = tlsrpt@sender.test
 report_submitter = sender.test
 report_from = tlsrpt@sender.test
 report_spool = $D/dcache/sent
+report_spread = 0
 REPCONF
 
 start_daemon() {
@@ -244,8 +245,10 @@ RESULTS | grep -q " enforce-ok.test .*certificate-not-trusted .*stsguardd%20prob
 	ok "a sound MX keeps the adapter's result, the reason says what the probe saw" || bad "probe ok: $(RESULTS | grep 'enforce-ok.test.*not-trusted')"
 
 echo "--- the daily report: stsguardd sends yesterday's report to the https rua"
-# Yesterday's first send time (00:00Z-04:00Z + a per-host offset) has passed,
-# so once yesterday has results a pass sends them; SIGHUP asks for a pass now.
+# With report_spread = 0 yesterday's first send time is today 00:00Z, which has
+# passed whenever the test runs (with the default spread of up to 4 h it may
+# not have: the test failed when run at 00:05Z). Once yesterday has results a
+# pass sends them; SIGHUP asks for a pass now.
 YDAY=$(date -u -d yesterday +%Y-%m-%d)
 YNOON=$(date -u -d "$YDAY 12:00:00" +%s)
 for i in 1 2 3; do ask tlsrpt "domain=testing-ok.test result=success mx=mx1.testing-ok.test ip=127.0.3.3 time=$YNOON" >/dev/null; done

@@ -59,6 +59,7 @@ typedef struct stsguard_config {
 	char *report_smtp;               /* "report_smtp": smtp://IP:PORT instead of report_sendmail; NULL: not set */
 	char *report_sendmail;           /* "report_sendmail": command and arguments, no shell */
 	char *report_spool;              /* "report_spool": the attempt log of report delivery */
+	unsigned report_spread;          /* "report_spread": first sends spread over [0, this) s after 00:00Z */
 } stsguard_config;
 
 /* Defaults for every key. *out for stsguard_config_free(). */

@@ -35,6 +35,7 @@ extern "C" {
 /* ---- schedule (pure) ---- */
 
 #define STSGUARD_TLSRPT_SPREAD_DEFAULT (4u * 3600u) /* first sends spread over 00:00Z..04:00Z */
+#define STSGUARD_TLSRPT_SPREAD_MAX (12u * 3600u)    /* a report still leaves on the day after */
 #define STSGUARD_TLSRPT_RETRY_FIRST 300             /* seconds before the first retry */
 #define STSGUARD_TLSRPT_RETRY_MAX (4 * 3600)        /* longest wait between two attempts */
 #define STSGUARD_TLSRPT_RETRY_WINDOW (24 * 3600)    /* no attempt later than this after the first */
