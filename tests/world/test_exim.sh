@@ -378,7 +378,10 @@ dkim_key = $TOP/dkim.pem
 report_sendmail = $TOP/exim-sendmail
 report_spool = $TOP/sent
 RCONF
-	TODAY=$(date -u +%Y-%m-%d)
+	# The day of the report is the day rogue-first.test's results were stored
+	# (a run that crosses midnight must not look for them in the new day).
+	TODAY=$(grep -l 'rogue-first\.test' "$D"/dcache/tlsrpt/*.results 2>/dev/null | sort | tail -1)
+	TODAY=$(basename "${TODAY:-$(date -u +%Y-%m-%d).results}" .results)
 	# The CLI sends only finished days: its test clock says it is tomorrow, 01:00Z.
 	out=$(x env STSGUARD_TEST_NOW=$(($(date -u -d "$TODAY" +%s) + 90000)) "$STSGUARD" report send --day "$TODAY" -c "$TOP/report.conf" 2>&1)
 	line=$(grep ' => tlsrpt@reports.test ' "$LOG" | tail -1)
