@@ -1,7 +1,8 @@
 # deb-lib.sh - sourced by the world tests that run a real MTA from its Debian
 # package: fetch the .deb with `apt-get download` (never installed), cache it,
 # unpack it with dpkg-deb -x, and unpack the library packages it needs that
-# this machine lacks.  Needs REPO (the source tree) and TOP (a scratch dir).
+# this machine lacks; stop_pid and mta_cleanup for the exit trap.  Needs REPO
+# (the source tree) and TOP (a scratch dir).
 #
 # The .deb files are cached in $STSGUARD_DEB_CACHE, else
 # $XDG_CACHE_HOME/stsguard/debs, else $REPO/build/debs.
@@ -91,4 +92,24 @@ unpack_missing_libs() {
 	[ -z "$missing" ] && return 0
 	echo "FAIL: still missing: $missing"
 	return 1
+}
+
+# stop_pid PID: SIGTERM, wait for the exit (bounded), then SIGKILL (status 1).
+stop_pid() {
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+	kill -KILL "$pid" 2>/dev/null
+	return 1
+}
+
+# mta_cleanup KEEP PID...: the MTA tests' exit trap. Stops the PIDs in order,
+# takes the world ($W, $D) down, and removes $TOP unless KEEP is 1.
+mta_cleanup() {
+	local keep=$1 pid
+	shift
+	for pid in "$@"; do stop_pid "$pid"; done
+	[ -f "$D/ns" ] && "$W" down "$D" >/dev/null 2>&1
+	if [ "$keep" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
 }

@@ -48,23 +48,11 @@ SOCK=$D/run/stsguardd.sock
 INET_PORT=8461
 DPID=''
 
-stop_pid() { # PID: SIGTERM, wait for the exit (bounded), then SIGKILL
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	return 1
-}
-cleanup() {
-	stop_pid "$DPID"
-	[ -f "$D/ns" ] && "$W" down "$D" >/dev/null 2>&1
-	if [ "${EXIM_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
+. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs, stop_pid, mta_cleanup
+cleanup() { mta_cleanup "${EXIM_TEST_KEEP:-0}" "$DPID"; }
 trap cleanup EXIT
 
 # ------------------------------------------------------------ the packages
-. "$HERE/deb-lib.sh"
 deb=$(fetch_or_skip exim4-daemon-heavy) || exit $?
 base=$(fetch_or_skip exim4-base) || exit $?
 for p in "$deb" "$base"; do dpkg-deb -x "$p" "$ROOT" || { echo "FAIL: dpkg-deb -x $p"; exit 1; }; done

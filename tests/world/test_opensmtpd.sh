@@ -49,25 +49,11 @@ OS=$TOP/os     # the smtpd instance: smtpd.conf libexec/ run/
 SOCK=$D/run/stsguardd.sock
 DPID='' HPID='' SPID=''
 
-stop_pid() { # PID: SIGTERM, wait for the exit (bounded), then SIGKILL
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	return 1
-}
-cleanup() {
-	stop_pid "$SPID"
-	stop_pid "$DPID"
-	stop_pid "$HPID"
-	[ -f "$D/ns" ] && "$W" down "$D" >/dev/null 2>&1
-	if [ "${OPENSMTPD_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
+. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs, stop_pid, mta_cleanup
+cleanup() { mta_cleanup "${OPENSMTPD_TEST_KEEP:-0}" "$SPID" "$DPID" "$HPID"; }
 trap cleanup EXIT
 
 # ------------------------------------------------------------ the package
-. "$HERE/deb-lib.sh"
 deb=$(fetch_or_skip opensmtpd) || exit $?
 dpkg-deb -x "$deb" "$ROOT" || { echo "FAIL: dpkg-deb -x $deb"; exit 1; }
 SMTPD=$ROOT/usr/sbin/smtpd

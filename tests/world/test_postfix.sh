@@ -55,24 +55,11 @@ INET_PORT=8461
 SUBMIT_PORT=10025
 DPID='' MPID=''
 
-stop_pid() { # PID: SIGTERM, wait for the exit (bounded), then SIGKILL
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	return 1
-}
-cleanup() {
-	stop_pid "$MPID"
-	stop_pid "$DPID"
-	[ -f "$D/ns" ] && "$W" down "$D" >/dev/null 2>&1
-	if [ "${POSTFIX_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
+. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs, stop_pid, mta_cleanup
+cleanup() { mta_cleanup "${POSTFIX_TEST_KEEP:-0}" "$MPID" "$DPID"; }
 trap cleanup EXIT
 
 # ------------------------------------------------------------ the package
-. "$HERE/deb-lib.sh"
 deb=$(fetch_or_skip postfix) || exit $?
 dpkg-deb -x "$deb" "$PFROOT" || { echo "FAIL: dpkg-deb -x $deb"; exit 1; }
 PFLD=$PFROOT/usr/lib/postfix # Debian's private libpostfix-*.so

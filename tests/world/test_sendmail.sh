@@ -49,25 +49,11 @@ INET_PORT=8461
 SUBMIT_PORT=10026
 DPID='' SPID='' MPID=''
 
-stop_pid() { # PID: SIGTERM, wait for the exit (bounded), then SIGKILL
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
-	kill -KILL "$pid" 2>/dev/null
-	return 1
-}
-cleanup() {
-	stop_pid "$SPID"
-	stop_pid "$MPID"
-	stop_pid "$DPID"
-	[ -f "$D/ns" ] && "$W" down "$D" >/dev/null 2>&1
-	if [ "${SENDMAIL_TEST_KEEP:-0}" = 1 ]; then echo "kept $TOP"; else rm -rf "$TOP"; fi
-}
+. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs, stop_pid, mta_cleanup
+cleanup() { mta_cleanup "${SENDMAIL_TEST_KEEP:-0}" "$SPID" "$MPID" "$DPID"; }
 trap cleanup EXIT
 
 # ------------------------------------------------------------ the packages
-. "$HERE/deb-lib.sh" # fetch_deb, fetch_or_skip, unpack_missing_libs
 for pkg in sendmail-bin sendmail-base sendmail-cf; do
 	deb=$(fetch_or_skip "$pkg") || exit $?
 	dpkg-deb -x "$deb" "$SMROOT" || { echo "FAIL: dpkg-deb -x $deb"; exit 1; }
