@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fake_daemon.h"
 
 /* ---- fake Exim ---- */
 typedef unsigned char uschar;
@@ -96,53 +97,20 @@ enum behaviour { ANSWER, SILENT, CLOSE_AFTER_ONE, GARBAGE, HUGE };
 static struct {
 	pthread_mutex_t mu;
 	char path[108];
-	int lfd;
 	enum behaviour how;
 	char policy_reply[1024];
 	char requests[64][1100];
 	size_t n_requests;
 	unsigned connections;
-} srv = {PTHREAD_MUTEX_INITIALIZER, "", -1, ANSWER, "", {{0}}, 0, 0};
+} srv = {PTHREAD_MUTEX_INITIALIZER, "", ANSWER, "", {{0}}, 0, 0};
 
-static int read_netstring(int fd, char *out, size_t outsz)
+static void serve_conn(int fd)
 {
-	size_t len = 0;
-	char c;
-	for (;;) {
-		if (read(fd, &c, 1) != 1)
-			return -1;
-		if (c == ':')
-			break;
-		if (c < '0' || c > '9')
-			return -1;
-		len = len * 10 + (size_t)(c - '0');
-	}
-	if (len + 1 > outsz)
-		return -1;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, out + got, len - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	out[len] = '\0';
-	return read(fd, &c, 1) == 1 && c == ',' ? 0 : -1;
-}
-
-static void reply(int fd, const char *payload)
-{
-	char buf[2048];
-	int n = snprintf(buf, sizeof buf, "%zu:%s,", strlen(payload), payload);
-	if (write(fd, buf, (size_t)n) != n)
-		return;
-}
-
-static void *serve_conn(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
 	char req[1100];
-	while (read_netstring(fd, req, sizeof req) == 0) {
+	pthread_mutex_lock(&srv.mu);
+	srv.connections++;
+	pthread_mutex_unlock(&srv.mu);
+	while (fake_read_netstring(fd, req, sizeof req) == 0) {
 		pthread_mutex_lock(&srv.mu);
 		if (srv.n_requests < 64)
 			snprintf(srv.requests[srv.n_requests++], sizeof srv.requests[0], "%s", req);
@@ -163,50 +131,21 @@ static void *serve_conn(void *arg)
 			break;
 		}
 		if (strncmp(req, "policy ", 7) == 0)
-			reply(fd, pr);
+			(void)fake_reply(fd, pr);
 		else if (strncmp(req, "tlsrpt ", 7) == 0)
-			reply(fd, "OK stored");
+			(void)fake_reply(fd, "OK stored");
 		else if (strncmp(req, "prefetch ", 9) == 0)
-			reply(fd, "OK queued");
+			(void)fake_reply(fd, "OK queued");
 		else
-			reply(fd, "PERM unknown map");
+			(void)fake_reply(fd, "PERM unknown map");
 		if (how == CLOSE_AFTER_ONE)
 			break;
-	}
-	close(fd);
-	return NULL;
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		int fd = accept(srv.lfd, NULL, NULL);
-		if (fd < 0)
-			return NULL;
-		pthread_mutex_lock(&srv.mu);
-		srv.connections++;
-		pthread_mutex_unlock(&srv.mu);
-		pthread_t t;
-		pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd);
-		pthread_detach(t);
 	}
 }
 
 static void start_server(void)
 {
-	char dir[] = "/tmp/stsgexim.XXXXXX";
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(srv.path, sizeof srv.path, "%s/s.sock", dir);
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", srv.path);
-	srv.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (srv.lfd < 0 || bind(srv.lfd, (struct sockaddr *)&sun, sizeof sun) != 0 || listen(srv.lfd, 16) != 0)
-		abort();
-	pthread_t t;
-	pthread_create(&t, NULL, serve, NULL);
-	pthread_detach(t);
+	fake_daemon_start("/tmp/stsgexim.XXXXXX", serve_conn, srv.path);
 }
 
 static void server_set(enum behaviour how, const char *policy_reply)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fake_daemon.h"
 
 #define TABLE_STSGUARD_NO_MAIN
 #include "table_stsguard.c"
@@ -33,7 +34,6 @@
 static struct {
 	pthread_mutex_t mu;
 	char path[108];
-	int lfd;
 	struct {
 		char req[300];
 		char reply[600];
@@ -41,39 +41,12 @@ static struct {
 	size_t n;
 	char last[1100];
 	unsigned requests;
-} srv = {PTHREAD_MUTEX_INITIALIZER, "", -1, {{"", ""}}, 0, "", 0};
+} srv = {PTHREAD_MUTEX_INITIALIZER, "", {{"", ""}}, 0, "", 0};
 
-static int read_netstring(int fd, char *out, size_t outsz)
+static void serve_conn(int fd)
 {
-	size_t len = 0;
-	char c;
-	for (;;) {
-		if (read(fd, &c, 1) != 1)
-			return -1;
-		if (c == ':')
-			break;
-		if (c < '0' || c > '9')
-			return -1;
-		len = len * 10 + (size_t)(c - '0');
-	}
-	if (len + 1 > outsz)
-		return -1;
-	size_t got = 0;
-	while (got < len) {
-		ssize_t n = read(fd, out + got, len - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-	}
-	out[len] = '\0';
-	return read(fd, &c, 1) == 1 && c == ',' ? 0 : -1;
-}
-
-static void *serve_conn(void *arg)
-{
-	int fd = (int)(intptr_t)arg;
-	char req[1100], buf[1000];
-	while (read_netstring(fd, req, sizeof req) == 0) {
+	char req[1100];
+	while (fake_read_netstring(fd, req, sizeof req) == 0) {
 		const char *reply = "NOTFOUND ";
 		pthread_mutex_lock(&srv.mu);
 		srv.requests++;
@@ -81,43 +54,22 @@ static void *serve_conn(void *arg)
 		for (size_t i = 0; i < srv.n; i++)
 			if (strcmp(srv.a[i].req, req) == 0)
 				reply = srv.a[i].reply;
-		int n = strcmp(reply, "<garbage>") == 0 ? snprintf(buf, sizeof buf, "12:xx")
-		                                        : snprintf(buf, sizeof buf, "%zu:%s,", strlen(reply), reply);
+		char copy[600];
+		snprintf(copy, sizeof copy, "%s", reply);
 		pthread_mutex_unlock(&srv.mu);
-		if (write(fd, buf, (size_t)n) != n || strcmp(reply, "<garbage>") == 0)
+		if (strcmp(copy, "<garbage>") == 0) {
+			if (write(fd, "12:xx", 5) != 5)
+				break;
 			break;
-	}
-	close(fd);
-	return NULL;
-}
-
-static void *serve(void *arg)
-{
-	(void)arg;
-	for (;;) {
-		int fd = accept(srv.lfd, NULL, NULL);
-		if (fd < 0)
-			return NULL;
-		pthread_t t;
-		pthread_create(&t, NULL, serve_conn, (void *)(intptr_t)fd);
-		pthread_detach(t);
+		}
+		if (fake_reply(fd, copy) != 0)
+			break;
 	}
 }
 
 static void start_server(void)
 {
-	char dir[] = "/tmp/stsgtbl.XXXXXX";
-	if (mkdtemp(dir) == NULL)
-		abort();
-	snprintf(srv.path, sizeof srv.path, "%s/s.sock", dir);
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", srv.path);
-	srv.lfd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (srv.lfd < 0 || bind(srv.lfd, (struct sockaddr *)&sun, sizeof sun) != 0 || listen(srv.lfd, 16) != 0)
-		abort();
-	pthread_t t;
-	pthread_create(&t, NULL, serve, NULL);
-	pthread_detach(t);
+	fake_daemon_start("/tmp/stsgtbl.XXXXXX", serve_conn, srv.path);
 }
 
 static void answer(const char *req, const char *reply)
