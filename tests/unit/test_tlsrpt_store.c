@@ -1255,6 +1255,32 @@ static void test_store_cap(void)
 
 /* ---- a failing write: the file is taken back to its last good line ---- */
 
+static atomic_int g_ftruncate_fail; /* ftruncate calls still to fail with EIO (__wrap_ftruncate below) */
+
+/*
+ * Add a result tagged "during" while the file size limit is `limit` bytes
+ * (an append past it fails part-way with EFBIG, SIGXFSZ ignored) and, with
+ * truncate_fails, ftruncate() fails too; the limits are restored after.
+ */
+static stsguard_status add_over_fsize(stsguard_tlsrpt_store *s, int64_t now, long limit, bool truncate_fails,
+                                      stsguard_err *err)
+{
+	stsguard_tlsrpt_result r;
+	struct rlimit old, lim;
+	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)limit;
+	setrlimit(RLIMIT_FSIZE, &lim);
+	atomic_store(&g_ftruncate_fail, truncate_fails ? 1 : 0);
+	tagged(&r, now, "during");
+	stsguard_status st = stsguard_tlsrpt_store_add(s, &r, err);
+	atomic_store(&g_ftruncate_fail, 0);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, prev);
+	return st;
+}
+
 static void test_store_write_error(void)
 {
 	char dir[600];
@@ -1270,17 +1296,8 @@ static void test_store_write_error(void)
 	long good = file_size(dir, file);
 
 	/* RLIMIT_FSIZE makes the next append fail part-way (EFBIG). */
-	struct rlimit old, lim;
-	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)good + 20;
-	setrlimit(RLIMIT_FSIZE, &lim);
 	stsguard_err err = {""};
-	tagged(&r, now, "during");
-	stsguard_status st = stsguard_tlsrpt_store_add(s, &r, &err);
-	setrlimit(RLIMIT_FSIZE, &old);
-	signal(SIGXFSZ, prev);
+	stsguard_status st = add_over_fsize(s, now, good + 20, false, &err);
 	CHECK_STATUS(st, STSGUARD_IO, "ioerr: add fails");
 	CHECK_TRUE(strstr(err.msg, "cannot append") != NULL, "ioerr: message");
 	CHECK_INT(file_size(dir, file), good, "ioerr: truncated back");
@@ -1360,8 +1377,6 @@ int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
 int __real_ftruncate(int fd, off_t length);
 int __wrap_ftruncate(int fd, off_t length);
-
-static atomic_int g_ftruncate_fail; /* ftruncate calls still to fail with EIO */
 
 static void (*_Atomic g_open_hook)(void);
 static pthread_mutex_t g_gate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -1545,18 +1560,7 @@ static void test_store_truncate_error(void)
 	long good = file_size(dir, file);
 
 	/* RLIMIT_FSIZE makes the append fail part-way (EFBIG); then the truncation fails too. */
-	struct rlimit old, lim;
-	void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
-	getrlimit(RLIMIT_FSIZE, &old);
-	lim = old;
-	lim.rlim_cur = (rlim_t)good + 20;
-	setrlimit(RLIMIT_FSIZE, &lim);
-	atomic_store(&g_ftruncate_fail, 1);
-	tagged(&r, now, "during");
-	stsguard_status st = stsguard_tlsrpt_store_add(s, &r, NULL);
-	atomic_store(&g_ftruncate_fail, 0);
-	setrlimit(RLIMIT_FSIZE, &old);
-	signal(SIGXFSZ, prev);
+	stsguard_status st = add_over_fsize(s, now, good + 20, true, NULL);
 	CHECK_STATUS(st, STSGUARD_IO, "truncate error: add fails");
 	CHECK_INT(file_size(dir, file), good + 20, "truncate error: the fragment stays");
 
