@@ -124,6 +124,7 @@ done <<TABLE
 failclosed failclosed unix:$RSOCK
 failopen failopen unix:$RSOCK
 failopen-norec failopen none
+failopen-tcprec failopen inet:$INET_PORT@127.0.0.1
 TABLE
 grep -q '^Ksts socket -d5 -T<TMPF> unix:'"$SOCK"'$' "$SM/failclosed.cf" && ok "failclosed: Ksts on the given endpoint, not optional" ||
 	bad "failclosed Ksts: $(grep '^Ksts' "$SM/failclosed.cf")"
@@ -133,6 +134,8 @@ grep -q '^Ktlsrpt socket -o -f -d2 -T<TMPF> unix:'"$RSOCK"'$' "$SM/failclosed.cf
 	bad "Ktlsrpt: $(grep '^Ktlsrpt' "$SM/failclosed.cf")"
 if grep -q 'tlsrpt\|Local_tls_server' "$SM/failopen-norec.cf"; then bad "recorder 'none': still in the .cf"
 else ok "recorder 'none': no tlsrpt map, no Local_tls_server"; fi
+grep -q '^Ktlsrpt socket -o -f -d2 -T<TMPF> inet:'"$INET_PORT"'@127.0.0.1$' "$SM/failopen-tcprec.cf" &&
+	ok "Ktlsrpt on stsguardd's loopback TCP listener" || bad "TCP Ktlsrpt: $(grep '^Ktlsrpt' "$SM/failopen-tcprec.cf")"
 LD_LIBRARY_PATH=$SMLD "$MAKEMAP" -C "$SM/failclosed.cf" hash "$SM/etc/access" <"$SM/etc/access" ||
 	{ echo "FAIL: makemap access"; exit 1; }
 # the feature refuses to guess an endpoint
@@ -427,6 +430,14 @@ echo "--- failopen without the recorder, daemon stopped"
 run_queue "$SM/failopen-norec.cf"
 check_sent "failopen (recorder none), daemon stopped: enforce domain goes out" "$R_STOP" mx1.enforce-ok.test OK -
 check_sent "failopen (recorder none), daemon stopped: no-policy domain goes out" "$R_STOP2" mx1.no-txt.test OK -
+echo "--- failopen with the recorder on TCP, daemon stopped (the connection is refused: no missing path)"
+R_STOP3=rcpt-stop3@enforce-ok.test
+R_STOP4=rcpt-stop4@no-txt.test
+submit "$R_STOP3"
+submit "$R_STOP4"
+run_queue "$SM/failopen-tcprec.cf"
+check_sent "failopen (recorder on TCP), daemon stopped: enforce domain goes out" "$R_STOP3" mx1.enforce-ok.test OK -
+check_sent "failopen (recorder on TCP), daemon stopped: no-policy domain goes out" "$R_STOP4" mx1.no-txt.test OK -
 
 echo "--- Sendmail never crashed"
 # (the one expected SYSERR: the sts map's unix socket is gone while stsguardd is down)
