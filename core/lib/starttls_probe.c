@@ -12,7 +12,7 @@
  * capped (REPLY_LINE_MAX) and a reply has at most REPLY_LINES lines.
  * Nothing is sent after STARTTLS but QUIT.
  */
-#include "stsguard/starttls_probe.h"
+#include "starttls_probe_fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,7 +233,6 @@ stsguard_status stsguard_starttls_probe(const char *address, uint16_t port, cons
 	struct sockaddr *sa;
 	socklen_t sl;
 	char norm[STSGUARD_DOMAIN_MAX + 1];
-	struct conn c;
 
 	if (detail != NULL && detail_size > 0)
 		detail[0] = '\0';
@@ -255,22 +254,41 @@ stsguard_status stsguard_starttls_probe(const char *address, uint16_t port, cons
 	if (mx == NULL || stsguard_domain_normalize(mx, norm) != STSGUARD_OK || result == NULL)
 		return sg_err(err, STSGUARD_BADARG, "probe: the MX is not a host name");
 
-	c.len = 0;
-	c.deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
-	c.fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c.fd < 0)
+	int64_t deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
 		return sg_err(err, STSGUARD_IO, "probe: socket: %s", strerror(errno));
 	stsguard_status st = STSGUARD_OK;
-	if (connect(c.fd, sa, sl) != 0) {
+	if (connect(fd, sa, sl) != 0) {
 		int soerr = 0;
 		socklen_t el = sizeof soerr;
-		if (errno != EINPROGRESS || wait_fd(c.fd, POLLOUT, c.deadline) != 0 ||
-		    getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &soerr, &el) != 0 || soerr != 0)
+		if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline) != 0 ||
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &el) != 0 || soerr != 0)
 			st = sg_err(err, STSGUARD_TEMPFAIL, "probe: cannot connect to %s:%u: %s", address, (unsigned)port,
 			            soerr != 0 ? strerror(soerr) : "timeout");
 	}
-	if (st == STSGUARD_OK)
-		st = smtp_part(&c, address, norm, ca_file, result, detail, detail_size, err);
-	close(c.fd);
+	if (st == STSGUARD_OK) {
+		int64_t left = deadline - now_ms();
+		st = sg_starttls_probe_fd(fd, address, norm, ca_file, left > 0 ? (int)left : 1, result, detail,
+		                          detail_size, err);
+	}
+	close(fd);
 	return st;
+}
+
+stsguard_status sg_starttls_probe_fd(int fd, const char *address, const char *mx, const char *ca_file,
+                                     int timeout_ms, stsguard_result_type *result, char *detail,
+                                     size_t detail_size, stsguard_err *err)
+{
+	struct conn c;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (detail != NULL && detail_size > 0)
+		detail[0] = '\0';
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		return sg_err(err, STSGUARD_IO, "probe: fcntl: %s", strerror(errno));
+	c.fd = fd;
+	c.len = 0;
+	c.deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 1);
+	return smtp_part(&c, address, mx, ca_file, result, detail, detail_size, err);
 }
