@@ -38,6 +38,12 @@ static const struct {
 	{"<user@a%b.com>", ""},
 	{"<user@exa_mple.com>", ""},
 	{"<user@mx-1.example-2.test>", "mx-1.example-2.test"},
+	{"<user@.example.com>", ""},
+	{"<user@example..com>", ""},
+	{"<user@example.com..>", ""},
+	{"<user@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test>", /* 63 */
+	 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test"},
+	{"<user@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.test>", ""}, /* 64 */
 };
 
 int main(void)
@@ -53,6 +59,7 @@ int main(void)
 	/* the length cap: a 253-byte domain passes, 254 does not */
 	memcpy(longaddr, "u@", 2);
 	memset(longaddr + 2, 'a', 253);
+	longaddr[2 + 63] = longaddr[2 + 127] = longaddr[2 + 191] = '.'; /* labels of 63, 63, 63, 61 */
 	longaddr[2 + 253] = '\0';
 	CHECK_STR("253-byte domain", smp_rcpt_domain(longaddr, sizeof longaddr, out) ? "yes" : "no", "yes");
 	longaddr[2 + 253] = 'a';

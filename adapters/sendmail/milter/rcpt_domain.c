@@ -28,6 +28,7 @@ int smp_rcpt_domain(const char *addr, size_t len, char *out)
 		end--;
 	if (end <= at + 1 || end - (at + 1) > SMP_DOMAIN_MAX)
 		return 0;
+	size_t label = 0;
 	for (i = at + 1; i < end; i++) {
 		unsigned char c = (unsigned char)addr[i];
 		if (c >= 'A' && c <= 'Z')
@@ -36,8 +37,17 @@ int smp_rcpt_domain(const char *addr, size_t len, char *out)
 		 * (RFC 8461 §3.4) and anything else stsguardd would refuse */
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.'))
 			return 0;
+		if (c == '.') {
+			if (label == 0) /* an empty label: ".x", "x..y", "x.." */
+				return 0;
+			label = 0;
+		} else if (++label > 63) {
+			return 0;
+		}
 		out[i - (at + 1)] = (char)c;
 	}
+	if (label == 0)
+		return 0;
 	out[end - (at + 1)] = '\0';
 	return 1;
 }

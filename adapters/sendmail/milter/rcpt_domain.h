@@ -13,7 +13,8 @@
  * lower-cased domain without a trailing dot into out (size >=
  * SMP_DOMAIN_MAX + 1).  Returns 1 on success; 0 when there is nothing to
  * prefetch: no domain, an address literal (`[192.0.2.1]`, no policy by
- * RFC 8461 §3.4), bytes that cannot be in a host name, or a name over
+ * RFC 8461 §3.4), bytes that cannot be in a host name, an empty label
+ * (".x", "x..y", "x.."), a label over 63 bytes, or a name over
  * SMP_DOMAIN_MAX.  At most len bytes of addr are read. */
 int smp_rcpt_domain(const char *addr, size_t len, char *out);
 
