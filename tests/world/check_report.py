@@ -13,6 +13,14 @@
       that python3-dkim verifies with the public half of KEY.pem (on the
       clock STSGUARD_TEST_NOW, epoch seconds, when that is set).
 
+  check_report.py out DIR DAY KEY.pem [EXPECT...]
+      What `stsguard report send --dry-run --out DIR` wrote for DAY: every
+      SUBMITTER!DOMAIN!BEGIN!END!ID.json.gz is the report for DOMAIN and DAY
+      (BEGIN/END the day's first and last second), every .eml passes the
+      mail checks above for its DOMAIN. EXPECT is DOMAIN=success (the
+      report counts a successful session), DOMAIN=RESULT-TYPE (its failure
+      details have that result type) or !DOMAIN (no report for DOMAIN).
+
 Prints one "ok ..." line per check; exit 1 on the first failure.
 """
 import base64
@@ -78,6 +86,11 @@ def last_message(mbox):
 
 def cmd_mail(mbox, domain, day, key):
     meta, raw = last_message(mbox)
+    check_message(raw, domain, day, key)
+    return meta
+
+
+def check_message(raw, domain, day, key):
     m = email.message_from_bytes(raw, policy=email.policy.compat32)
     if m.get_content_type() != "multipart/report" or m.get_param("report-type") != "tlsrpt":
         fail(f"Content-Type {m.get('Content-Type')}")
@@ -113,12 +126,61 @@ def cmd_mail(mbox, domain, day, key):
     if not dkim.verify(raw, dnsfunc=lambda name, timeout=5: rec if name == b"tlsrpt._domainkey.reporter.test." else None):
         fail("DKIM signature does not verify")
     ok("DKIM signature (ed25519-sha256) verifies with python3-dkim")
-    return meta
+
+
+def cmd_out(outdir, day, key, expects):
+    import calendar
+    import time as _time
+    begin = calendar.timegm(_time.strptime(day, "%Y-%m-%d"))
+    reports = {}
+    for name in sorted(os.listdir(outdir)):
+        path = os.path.join(outdir, name)
+        if name.endswith(".json.gz"):
+            f = re.fullmatch(r"reporter\.test!([a-z0-9.-]+)!(\d+)!(\d+)(?:![A-Za-z0-9._-]+)?\.json\.gz", name)
+            if not f:
+                fail(f"report file name {name!r} (RFC 8460 §5.1)")
+            if (int(f.group(2)), int(f.group(3))) != (begin, begin + 86399):
+                fail(f"{name}: begin/end {f.group(2)}/{f.group(3)}, want {begin}/{begin + 86399}")
+            domain = f.group(1)
+            if domain in reports:
+                fail(f"two reports for {domain}")
+            reports[domain] = check_json(open(path, "rb").read(), domain, day, name)
+        elif name.endswith(".eml"):
+            f = re.fullmatch(r"reporter\.test!([a-z0-9.-]+)!.*\.rua\d+\.eml", name)
+            if not f:
+                fail(f"mail file name {name!r}")
+            raw = open(path, "rb").read().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            check_message(raw, f.group(1), day, key)
+    if not reports:
+        fail(f"{outdir}: no report")
+    for e in expects:
+        if e.startswith("!"):
+            if e[1:] in reports:
+                fail(f"a report for {e[1:]}, which publishes no TLSRPT record")
+            ok(f"no report for {e[1:]}")
+            continue
+        domain, _, want = e.partition("=")
+        rep = reports.get(domain)
+        if rep is None:
+            fail(f"no report for {domain} (have {sorted(reports)})")
+        pols = rep["policies"]
+        if want == "success":
+            n = sum(p["summary"]["total-successful-session-count"] for p in pols)
+            if n < 1:
+                fail(f"{domain}: no successful session counted")
+            ok(f"{domain}: {n} successful session(s)")
+        else:
+            types = {d["result-type"] for p in pols for d in p.get("failure-details", [])}
+            if want not in types:
+                fail(f"{domain}: no {want} in failure-details (have {sorted(types)})")
+            ok(f"{domain}: failure-details has {want}")
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "http":
         cmd_http(*sys.argv[2:])
+    elif len(sys.argv) >= 5 and sys.argv[1] == "out":
+        cmd_out(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5:])
     elif len(sys.argv) == 6 and sys.argv[1] == "mail":
         meta = cmd_mail(*sys.argv[2:])
         sys.stdout.write(meta.decode(errors="replace") + "\n")

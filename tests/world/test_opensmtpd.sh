@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_opensmtpd.sh STSGUARDD SMQ TABLE FILTER - the stsguard OpenSMTPD
+# test_opensmtpd.sh STSGUARDD SMQ TABLE FILTER STSGUARD - the stsguard OpenSMTPD
 # adapter (adapters/opensmtpd: table-stsguard, filter-stsguard and the
 # shipped smtpd.conf recipe) in the REAL Debian OpenSMTPD 6.8.0p2, fetched
 # with `apt-get download` and unpacked with `dpkg -x` (never installed),
@@ -18,8 +18,9 @@
 # Each scenario submits one message with curl and asserts what smtpd did
 # from its own log (delivered or TempFail, and to which address), from the
 # sinks' session logs (which MX was contacted) and from the TLS-RPT results
-# stsguardd stored from filter-stsguard's reports. Every wait polls with a
-# deadline; no step depends on how fast anything is.
+# stsguardd stored from filter-stsguard's reports, which the CLI (STSGUARD)
+# then turns into the day's reports, parsed back and DKIM-verified. Every
+# wait polls with a deadline; no step depends on how fast anything is.
 #
 # Exit 77 (skip) without root / network namespaces, or without network to
 # the Debian mirrors. OPENSMTPD_TEST_KEEP=1 keeps the temporary directory.
@@ -28,6 +29,7 @@ STSGUARDD=$(readlink -f "$1")
 SMQ=$(readlink -f "$2")
 TABLE=$(readlink -f "$3")
 FILTER=$(readlink -f "$4")
+STSGUARD=$(readlink -f "$5")
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 W=$HERE/world.sh
@@ -262,6 +264,10 @@ delivered "testing, no STARTTLS" "$id" mx1.t-nostarttls.test
 recorded "testing no STARTTLS" t-nostarttls.test starttls-not-supported
 [ "$(results | awk '$4 == "plain.test"' | wc -l)" = 0 ] && ok "nothing recorded for a domain without a policy" ||
 	bad "recorded for plain.test: $(results | awk '$4 == "plain.test"')"
+
+echo "--- the day's TLS-RPT reports built from smtpd's sessions (stsguard report send --dry-run --out)"
+report_check "$D/dcache/tlsrpt" "$TOP/reports" enforce-ok.test=success testing-ok.test=success \
+	t-selfsigned.test=certificate-not-trusted t-nostarttls.test=starttls-not-supported '!mx-selfsigned.test'
 
 echo "--- stsguardd down"
 stop_pid "$DPID"

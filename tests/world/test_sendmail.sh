@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_sendmail.sh STSGUARDD SMQ MILTER - stsguardd behind the REAL Debian
+# test_sendmail.sh STSGUARDD SMQ MILTER STSGUARD - stsguardd behind the REAL Debian
 # Sendmail 8.17.1.9 (_FFR_MTA_STS), fetched with `apt-get download` and
 # unpacked with `dpkg -x` (never installed), configured with nothing but
 # adapters/sendmail/feature/stsguard.m4:
@@ -13,8 +13,9 @@
 # TLS-RPT store: enforce, MX outside the policy (preferred MX, every MX),
 # self-signed, wrong name, wildcard certificate, no STARTTLS, testing, no
 # policy, the per-MX opt-out, stsguardd killed and stopped under the
-# failclosed and the failopen map, the milter's prefetch, and the tlsrpt
-# records of every session.
+# failclosed and the failopen map, the milter's prefetch, the tlsrpt
+# records of every session, and the reports the CLI (STSGUARD) builds from
+# them, parsed back and DKIM-verified.
 #
 # Exit 77 (skip) without root / network namespaces, or when the packages
 # cannot be fetched for lack of network.  .deb cache as in test_postfix.sh.
@@ -23,6 +24,7 @@ set -uo pipefail
 STSGUARDD=$(readlink -f "$1")
 SMQ=$(readlink -f "$2")
 MILTER=$(readlink -f "$3")
+STSGUARD=$(readlink -f "$4")
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 W=$HERE/world.sh
@@ -385,6 +387,9 @@ awk '$4 == "mx-expired.test" || $4 == "optout-wrongname.test"' "$TLSRPT_DIR"/*.r
 	bad "tlsrpt: a record for an opted-out MX" || ok "tlsrpt: no record for the opted-out MX hosts"
 grep -E "tlsrpt|Ktlsrpt" "$LOG" | grep -qiE 'error|unavailable' && bad "Sendmail logged recorder errors: $(grep -E 'tlsrpt' "$LOG" | head -3)" ||
 	ok "no recorder map error in the Sendmail log"
+echo "--- the day's TLS-RPT reports built from the Sendmail sessions (stsguard report send --dry-run --out)"
+report_check "$TLSRPT_DIR" "$TOP/reports" enforce-ok.test=success rogue-first.test=validation-failure \
+	rogue-first.test=success testing-ok.test=success '!mx-selfsigned.test'
 
 # ------------------------------------------------------------ stsguardd down
 echo "--- stsguardd killed (a crash: its socket files stay, connecting is refused)"
