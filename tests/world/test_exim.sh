@@ -372,6 +372,7 @@ RCONF
 	TODAY=$(basename "${TODAY:-$(date -u +%Y-%m-%d).results}" .results)
 	# The CLI sends only finished days: its test clock says it is tomorrow, 01:00Z.
 	out=$(x env STSGUARD_TEST_NOW=$(($(date -u -d "$TODAY" +%s) + 90000)) "$STSGUARD" report send --day "$TODAY" -c "$TOP/report.conf" 2>&1)
+	[ $? = 0 ] && ok "stsguard report send: every report delivered (exit 0)" || bad "stsguard report send failed: $out"
 	line=$(grep ' => tlsrpt@reports.test ' "$LOG" | tail -1)
 	[[ $line == *"R=stsguard_none T=remote_smtp "*" H=mx.reports.test "* ]] &&
 		ok "the report mails went out through Exim: $(grep -c ' => tlsrpt@reports.test ' "$LOG")" || bad "report mail in Exim's log: '$line' ($out)"
