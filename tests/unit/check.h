@@ -8,6 +8,8 @@
  * failed and at least one check ran, so a suite that silently asserts nothing
  * is itself a failure.
  *
+ * check_read_file() reads a test input or output file whole.
+ *
  * Status values are printed by their enum names from a table kept here, not
  * through stsguard_strerror(), so that a broken library cannot hide a failure.
  */
@@ -16,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "stsguard/status.h"
@@ -117,6 +120,32 @@ static inline bool check_true_(const char *file, int line, const char *name, boo
 	check_int_(__FILE__, __LINE__, (casename), (long long)(got), (long long)(want))
 #define CHECK_TRUE(cond, casename) \
 	check_true_(__FILE__, __LINE__, (casename), (cond) ? true : false, #cond)
+
+/* The whole file at path, NUL-terminated, in a new buffer (*len its size); NULL if unreadable. */
+static inline char *check_read_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return NULL;
+	size_t cap = 1u << 16, n = 0, got;
+	char *buf = malloc(cap + 1);
+	while (buf != NULL && (got = fread(buf + n, 1, cap - n, f)) > 0) {
+		n += got;
+		if (n == cap) {
+			char *bigger = realloc(buf, cap * 2 + 1);
+			if (bigger == NULL)
+				free(buf);
+			buf = bigger;
+			cap *= 2;
+		}
+	}
+	fclose(f);
+	if (buf == NULL)
+		return NULL;
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
 
 static inline int check_summary(void)
 {

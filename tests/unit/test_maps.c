@@ -312,24 +312,6 @@ static void golden_path(char *out, size_t cap, const char *casename, const char 
 	snprintf(out, cap, "%.*s/../golden/maps/%s.%s.txt", dirlen, dir, casename, map);
 }
 
-/* Whole file into a new NUL-terminated buffer; NULL if unreadable. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 1u << 20;
-	char *buf = malloc(cap + 1);
-	if (buf == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(buf, 1, cap, f);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
 static char reply[1000001];
 
 static void test_golden(void)
@@ -348,7 +330,7 @@ static void test_golden(void)
 			snprintf(name, sizeof name, "%s.%s", c->name, map);
 			golden_path(path, sizeof path, c->name, map);
 
-			char *want = read_file(path, &wlen);
+			char *want = check_read_file(path, &wlen);
 			if (!CHECK_TRUE(want != NULL, path))
 				continue;
 			CHECK_INT(strlen(want), wlen, "golden file has no NUL byte");

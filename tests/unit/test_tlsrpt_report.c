@@ -930,23 +930,6 @@ static void golden_path(char *out, size_t cap, const char *casename)
 	snprintf(out, cap, "%.*s/../golden/reports/%s.json", dirlen, dir, casename);
 }
 
-static char *read_all(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 1u << 22;
-	char *buf = malloc(cap + 1);
-	if (buf == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(buf, 1, cap, f);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
 static void test_golden(void)
 {
 	const char *update = getenv("STSGUARD_UPDATE_GOLDEN");
@@ -979,7 +962,7 @@ static void test_golden(void)
 				fclose(f);
 			}
 		}
-		char *want = read_all(path, &wlen);
+		char *want = check_read_file(path, &wlen);
 		if (CHECK_TRUE(want != NULL, path)) {
 			CHECK_INT(strlen(want), wlen, "golden file has no NUL byte");
 			CHECK_STR(json, want, c->name);

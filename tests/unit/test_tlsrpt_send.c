@@ -35,23 +35,6 @@
 
 static char tmpdir[256];
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL)
-		return NULL;
-	size_t cap = 1u << 20;
-	char *buf = malloc(cap + 1);
-	if (buf == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(buf, 1, cap, f);
-	fclose(f);
-	buf[*len] = '\0';
-	return buf;
-}
-
 static void write_file(const char *path, const char *data, size_t len)
 {
 	FILE *f = fopen(path, "wb");
@@ -583,10 +566,10 @@ static void test_real_sendmail(void)
 	                                                       sizeof msg - 1, &err),
 	             STSGUARD_OK, "sendmail exit 0");
 	size_t l = 0;
-	char *t = read_file(got, &l);
+	char *t = check_read_file(got, &l);
 	CHECK_TRUE(t != NULL && l == sizeof msg - 1 && memcmp(t, msg, l) == 0, "message on stdin");
 	free(t);
-	t = read_file(args, &l);
+	t = check_read_file(args, &l);
 	CHECK_STR(t, "-oi fast -f noreply@sender.example a@example.net b@example.org\n", "argv: command, -f, recipients");
 	free(t);
 
@@ -787,7 +770,7 @@ static void add_result(stsguard_tlsrpt_store *s, const char *domain, int64_t t, 
 static size_t count_lines(const char *path, const char *needle)
 {
 	size_t len = 0, n = 0;
-	char *t = read_file(path, &len);
+	char *t = check_read_file(path, &len);
 	for (const char *p = t; p != NULL && (p = strstr(p, needle)) != NULL; p++)
 		n++;
 	free(t);
@@ -854,7 +837,7 @@ static void test_send_passes(void)
 	src_path(path, sizeof path, "golden/data/dkim-ed25519.pem");
 	snprintf(keypath, sizeof keypath, "%s", path);
 	size_t klen = 0;
-	char *key = read_file(keypath, &klen);
+	char *key = check_read_file(keypath, &klen);
 	CHECK_TRUE(key != NULL, "test DKIM key");
 	stsguard_tlsrpt_dkim dkim = {.key_pem = key, .selector = "tlsrpt", .domain = "mta.sender.example"};
 	stsguard_tlsrpt_send_env env = {
@@ -928,7 +911,7 @@ static void test_send_passes(void)
 		if (getenv("STSGUARD_UPDATE_GOLDEN") != NULL)
 			write_file(gpath, f.mail[0], f.mail_len[0]);
 		size_t glen = 0;
-		char *golden = read_file(gpath, &glen);
+		char *golden = check_read_file(gpath, &glen);
 		CHECK_TRUE(golden != NULL && glen == f.mail_len[0] && memcmp(golden, f.mail[0], glen) == 0,
 		           "report mail equals tests/golden/reports/report-mail.eml");
 		free(golden);
